@@ -1,0 +1,32 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from vocable import __version__
+from vocable.api.errors import install_error_handlers
+from vocable.api.routes import agents, auth, internal, keys, meta, sessions
+from vocable.platform import Platform
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Vocable API",
+        version=__version__,
+        description="Self-hostable real-time voice agents.",
+    )
+    app.state.platform = platform
+    install_error_handlers(app)
+    # the session route is registered before /api/agents/{agent_id}
+    for router in (
+        sessions.router,
+        auth.router,
+        keys.router,
+        agents.router,
+        agents.records,
+        internal.router,
+        meta.router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,98 @@
+"""One error envelope for every response: ``{"success": false, "message", "errors"}``.
+
+Bodies never contain request values: a rejected field is named, not echoed, since it
+may be a prompt or a secret header.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("vocable.api")
+
+
+class ApiError(Exception):
+    """An error a client should see, with its HTTP status and machine-readable code."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors or []
+        self.headers = headers
+
+
+def envelope(code: str, message: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"success": False, "message": message, "code": code, "errors": errors or []}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        field = _field_name(tuple(err.get("loc", ())))
+        message = str(err.get("msg", "invalid value"))
+        if err.get("type") == "json_invalid":
+            field, message = "body", "request body is not valid JSON"
+        out.append({"field": field, "message": message.removeprefix("Value error, ")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            envelope(exc.code, exc.message, exc.errors), status_code=exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return JSONResponse(
+            envelope("invalid_request", f"Invalid request: check {fields}", errors),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            envelope(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        # Task boundary: the database is unreachable or locked; say so without internals.
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            envelope("unavailable", "Service temporarily unavailable, retry shortly"),
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Task boundary: log the type and traceback, never the request, return a bare 500.
+        log.error("unhandled error", exc_info=exc)
+        return JSONResponse(envelope("internal_error", "Internal server error"), status_code=500)

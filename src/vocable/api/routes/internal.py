@@ -1,0 +1,66 @@
+"""The worker channel: session configuration out, call events and transcript turns in.
+
+Authenticated with the worker credential from the data directory, never an API key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from vocable.api.deps import DbDep, PlatformDep, WorkerDep
+from vocable.api.errors import ApiError
+from vocable.api.schemas import WorkerEvent, WorkerSessionConfig, WorkerTurn
+from vocable.db.models import VoiceSession
+from vocable.services.sessions import add_turn, record_event
+
+router = APIRouter(prefix="/internal", tags=["worker"], include_in_schema=False)
+
+
+def _session(db: DbDep, session_id: str) -> VoiceSession:
+    row = db.get(VoiceSession, session_id)
+    if row is None:
+        raise ApiError(404, "session_not_found", "Session not found")
+    return row
+
+
+@router.get("/sessions/{session_id}")
+def session_config(
+    session_id: str, db: DbDep, platform: PlatformDep, _: WorkerDep
+) -> WorkerSessionConfig:
+    row = _session(db, session_id)
+    cfg: dict[str, Any] = row.config
+    headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
+    return WorkerSessionConfig(
+        session_id=row.id,
+        agent_id=row.agent_id,
+        org_id=row.org_id,
+        room_name=row.room_name,
+        participant_identity=row.participant_identity,
+        status=row.status,
+        language=cfg["language"],
+        system_prompt=cfg["system_prompt"],
+        greeting=cfg["greeting"],
+        reference_audio_url=cfg.get("reference_audio_url"),
+        voice_model=cfg.get("voice_model"),
+        stt_engine=cfg["stt_engine"],
+        llm_engine=cfg["llm_engine"],
+        tts_engine=cfg["tts_engine"],
+        max_call_seconds=cfg["max_call_seconds"],
+        mcp_headers=headers,
+        metadata=cfg.get("metadata") or {},
+    )
+
+
+@router.post("/sessions/{session_id}/events")
+def session_event(session_id: str, body: WorkerEvent, db: DbDep, _: WorkerDep) -> dict[str, str]:
+    row = record_event(db, _session(db, session_id), kind=body.type, reason=body.reason, usage=body.usage)
+    return {"status": row.status}
+
+
+@router.post("/sessions/{session_id}/turns", status_code=201)
+def session_turn(session_id: str, body: WorkerTurn, db: DbDep, _: WorkerDep) -> dict[str, int]:
+    row = _session(db, session_id)
+    turn = add_turn(db, row, seq=body.seq, role=body.role, text=body.text, metrics=body.metrics)
+    return {"seq": turn.seq}

@@ -1,0 +1,40 @@
+"""``POST /api/agents/agent-session/``: the endpoint a customer backend calls."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep
+from vocable.api.schemas import SessionCredentials, SessionEnvelope, SessionRequest
+from vocable.services.sessions import create_session
+
+router = APIRouter(tags=["sessions"])
+
+
+def _create(req: SessionRequest, key: ApiKeyDep, db: DbDep, platform: PlatformDep) -> SessionEnvelope:
+    created = create_session(db, platform, key=key, req=req)
+    row = created.row
+    return SessionEnvelope(
+        data=SessionCredentials(
+            token=created.token,
+            livekit_url=platform.settings.resolved_livekit_public_url,
+            room_name=row.room_name,
+            session_id=row.id,
+            participant_identity=row.participant_identity,
+            expires_in_seconds=platform.settings.token_ttl_seconds,
+        )
+    )
+
+
+_doc = dict(
+    summary="Create a voice session",
+    description=(
+        "Called from your backend with `x-api-key`. Returns a short-lived LiveKit token and "
+        "URL for one browser to join one new room, where the agent is dispatched."
+    ),
+    responses={401: {}, 404: {}, 422: {}, 429: {}},
+)
+router.add_api_route("/api/agents/agent-session/", _create, methods=["POST"], **_doc)  # type: ignore[arg-type]
+router.add_api_route(
+    "/api/agents/agent-session", _create, methods=["POST"], include_in_schema=False
+)

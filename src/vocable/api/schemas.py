@@ -1,0 +1,271 @@
+"""Request and response models, one family per resource."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from vocable.languages import normalise_language
+from vocable.providers import catalog
+
+MAX_PROMPT = 20_000
+MAX_GREETING = 2_000
+MAX_URL = 2_048
+MAX_METADATA_BYTES = 16_384
+MAX_MCP_HEADERS = 20
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL with a host")
+    return value
+
+
+def _language(value: str) -> str:
+    return normalise_language(value)
+
+
+def _mcp_headers(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_MCP_HEADERS:
+        raise ValueError(f"at most {MAX_MCP_HEADERS} headers")
+    for name, header_value in value.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError("header names must be HTTP tokens of at most 100 characters")
+        if len(header_value) > 4096 or any(c in header_value for c in "\r\n\0"):
+            raise ValueError("header values must be single lines of at most 4096 characters")
+    return value
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"must serialise to at most {MAX_METADATA_BYTES} bytes of JSON")
+    return value
+
+
+HttpUrlStr = Annotated[str, StringConstraints(max_length=MAX_URL), AfterValidator(_http_url)]
+LanguageTag = Annotated[str, StringConstraints(max_length=35), AfterValidator(_language)]
+Prompt = Annotated[str, StringConstraints(max_length=MAX_PROMPT)]
+Greeting = Annotated[str, StringConstraints(max_length=MAX_GREETING)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+McpHeaders = Annotated[dict[str, str], AfterValidator(_mcp_headers)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+
+
+def _engine(kind: catalog.EngineKind) -> Any:
+    def check(value: str) -> str:
+        if not catalog.is_known(kind, value):
+            raise ValueError(f"unknown {kind} engine; choose one of {catalog.names(kind)}")
+        return value
+
+    return Annotated[str, StringConstraints(max_length=80), AfterValidator(check)]
+
+
+SttEngine = _engine("stt")
+LlmEngine = _engine("llm")
+TtsEngine = _engine("tts")
+MaxCallSeconds = Annotated[int, Field(ge=30, le=7200)]
+
+
+# --- the enterprise session endpoint -------------------------------------------------
+
+
+class SessionRequest(BaseModel):
+    """Body of ``POST /api/agents/agent-session/``. Unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    agent: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    language: LanguageTag | None = None
+    system_prompt: Prompt | None = None
+    greeting: Greeting | None = None
+    reference_audio_url: HttpUrlStr | None = None
+    voice_model: Annotated[str, StringConstraints(max_length=100)] | None = None
+    mcp_headers: McpHeaders | None = None
+    metadata: Metadata | None = None
+    origin_url: HttpUrlStr | None = None
+
+
+class SessionCredentials(BaseModel):
+    token: str
+    livekit_url: str
+    room_name: str
+    session_id: str
+    participant_identity: str
+    expires_in_seconds: int
+
+
+class Envelope(BaseModel):
+    success: Literal[True] = True
+    message: str = "Request successful"
+
+
+class SessionEnvelope(Envelope):
+    data: SessionCredentials
+
+
+# --- dashboard auth -------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    org_id: str
+    org_name: str
+    role: str
+
+
+class LoginResponse(BaseModel):
+    user: UserPublic
+    csrf_token: str
+
+
+# --- API keys -------------------------------------------------------------------------
+
+
+class ApiKeyCreate(BaseModel):
+    name: Name
+
+
+class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str
+    """The full key: returned by this response only."""
+
+
+# --- agents ---------------------------------------------------------------------------
+
+
+class AgentBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentCreate(AgentBase):
+    name: Name
+    system_prompt: Prompt = "You are a helpful voice assistant. Keep answers short."
+    greeting: Greeting = "Hello! How can I help you today?"
+    language: LanguageTag = "en"
+    reference_audio_url: HttpUrlStr | None = None
+    stt_engine: SttEngine = catalog.DEFAULTS["stt"]
+    llm_engine: LlmEngine = catalog.DEFAULTS["llm"]
+    tts_engine: TtsEngine = catalog.DEFAULTS["tts"]
+    max_call_seconds: MaxCallSeconds = 900
+    active: bool = True
+
+
+class AgentUpdate(AgentBase):
+    """Partial update: fields left out stay as they are; ``null`` clears the voice URL."""
+
+    name: Name | None = None
+    system_prompt: Prompt | None = None
+    greeting: Greeting | None = None
+    language: LanguageTag | None = None
+    reference_audio_url: HttpUrlStr | None = None
+    stt_engine: SttEngine | None = None
+    llm_engine: LlmEngine | None = None
+    tts_engine: TtsEngine | None = None
+    max_call_seconds: MaxCallSeconds | None = None
+    active: bool | None = None
+
+
+class AgentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    system_prompt: str
+    greeting: str
+    language: str
+    reference_audio_url: str | None
+    reference_audio_sha256: str | None
+    stt_engine: str
+    llm_engine: str
+    tts_engine: str
+    max_call_seconds: int
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- call records ---------------------------------------------------------------------
+
+
+class TurnPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    seq: int
+    role: str
+    text: str
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+class CallRecordPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    agent_id: str
+    room_name: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    usage: dict[str, Any]
+
+
+class CallRecordDetail(CallRecordPublic):
+    turns: list[TurnPublic]
+
+
+# --- the worker channel ---------------------------------------------------------------
+
+
+class WorkerSessionConfig(BaseModel):
+    session_id: str
+    agent_id: str
+    org_id: str
+    room_name: str
+    participant_identity: str
+    status: str
+    language: str
+    system_prompt: str
+    greeting: str
+    reference_audio_url: str | None
+    voice_model: str | None
+    stt_engine: str
+    llm_engine: str
+    tts_engine: str
+    max_call_seconds: int
+    mcp_headers: dict[str, str]
+    metadata: dict[str, Any]
+
+
+class WorkerEvent(BaseModel):
+    type: Literal["started", "ended"]
+    reason: Annotated[str, StringConstraints(max_length=64)] | None = None
+    usage: dict[str, Any] | None = None
+
+
+class WorkerTurn(BaseModel):
+    seq: Annotated[int, Field(ge=0)]
+    role: Literal["user", "agent", "tool"]
+    text: Annotated[str, StringConstraints(max_length=MAX_PROMPT)]
+    metrics: dict[str, Any] = Field(default_factory=dict)

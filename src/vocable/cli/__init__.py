@@ -1,0 +1,1 @@
+"""The ``vocable`` command line."""

@@ -1,0 +1,189 @@
+"""``vocable``: start the platform and manage it from scripts (``--json`` for machines)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vocable.api.schemas import AgentCreate
+from vocable.db.migrate import upgrade_to_head
+from vocable.db.models import Organization
+from vocable.platform import Platform, build_platform
+from vocable.services import accounts
+from vocable.services.agents import create_agent
+from vocable.settings import Settings
+
+app = typer.Typer(help="Vocable: self-hostable real-time voice agents.", no_args_is_help=True)
+admin_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+agents_app = typer.Typer(help="Agents.", no_args_is_help=True)
+livekit_app = typer.Typer(help="The LiveKit media server.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(keys_app, name="keys")
+app.add_typer(agents_app, name="agents")
+app.add_typer(livekit_app, name="livekit")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+OrgOpt = Annotated[
+    str | None, typer.Option("--org", help="Organisation id; optional when there is only one.")
+]
+
+
+def _platform() -> Platform:
+    platform = build_platform(Settings())
+    upgrade_to_head(platform.engine)
+    return platform
+
+
+def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
+    typer.echo(json.dumps(payload) if as_json else human)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _resolve_org(db: Session, org: str | None) -> str:
+    if org:
+        if db.get(Organization, org) is None:
+            _fail(f"no organisation {org!r}")
+        return org
+    orgs = list(db.scalars(select(Organization.id)))
+    if len(orgs) != 1:
+        _fail("pass --org: there are " + ("no organisations" if not orgs else "several"))
+    return orgs[0]
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    _platform()
+    typer.echo("database is at the latest schema")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    org_name: Annotated[str, typer.Option("--org-name", help="New organisation's name.")] = (
+        "My organisation"
+    ),
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an organisation and its admin. Without --password-stdin a password is generated."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    platform = _platform()
+    with platform.sessions() as db:
+        try:
+            user = accounts.create_admin(db, email=email, password=password, org_name=org_name)
+        except accounts.AccountError as exc:
+            _fail(str(exc))
+    payload: dict[str, Any] = {"user_id": user.id, "org_id": user.org_id, "email": user.email}
+    if not password_stdin:
+        payload["password"] = password
+    _emit(as_json, payload, "\n".join(f"{k}: {v}" for k, v in payload.items()))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "default",
+    org: OrgOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key; the full key is printed once and never again."""
+    platform = _platform()
+    with platform.sessions() as db:
+        created = accounts.create_api_key(
+            db, org_id=_resolve_org(db, org), name=name, created_by=None
+        )
+        payload = {"id": created.row.id, "name": name, "key": created.secret,
+                   "prefix": created.row.prefix, "org_id": created.row.org_id}
+    _emit(as_json, payload, f"{created.secret}\n(shown once; store it in your backend's secrets)")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, org: OrgOpt = None) -> None:
+    """Revoke an API key by id."""
+    platform = _platform()
+    with platform.sessions() as db:
+        if accounts.revoke_api_key(db, org_id=_resolve_org(db, org), key_id=key_id) is None:
+            _fail("no such key")
+    typer.echo("revoked")
+
+
+@agents_app.command("create")
+def agents_create(
+    name: Annotated[str, typer.Option()],
+    system_prompt: Annotated[str | None, typer.Option()] = None,
+    greeting: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str, typer.Option()] = "en",
+    org: OrgOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an agent and print its Agent ID."""
+    fields: dict[str, Any] = {"name": name, "language": language}
+    if system_prompt is not None:
+        fields["system_prompt"] = system_prompt
+    if greeting is not None:
+        fields["greeting"] = greeting
+    try:
+        data = AgentCreate.model_validate(fields)
+    except ValueError as exc:
+        _fail(str(exc))
+    platform = _platform()
+    with platform.sessions() as db:
+        agent = create_agent(db, org_id=_resolve_org(db, org), data=data)
+        payload = {"id": agent.id, "name": agent.name, "language": agent.language,
+                   "org_id": agent.org_id}
+    _emit(as_json, payload, agent.id)
+
+
+@livekit_app.command("install")
+def livekit_install() -> None:
+    """Build the pinned LiveKit server into the cache (skipped when already there)."""
+    from vocable.livekit.server import LiveKitUnavailable, install_binary
+
+    try:
+        path = install_binary(Settings())
+    except LiveKitUnavailable as exc:
+        _fail(str(exc))
+    typer.echo(str(path))
+
+
+@app.command()
+def api() -> None:
+    """Run the API server alone."""
+    from vocable.cli.run import run_api
+
+    run_api(Settings())
+
+
+@app.command()
+def worker() -> None:
+    """Run a voice worker alone (it registers with LiveKit and waits for sessions)."""
+    from vocable.worker.main import run_worker
+
+    run_worker(Settings())
+
+
+@app.command()
+def up(
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not start a worker.")] = False,
+) -> None:
+    """Start LiveKit, the API (serving the dashboard) and a worker; Ctrl-C stops them all."""
+    from vocable.cli.run import run_up
+
+    raise typer.Exit(code=run_up(Settings(), with_worker=not no_worker))
+
+
+if __name__ == "__main__":
+    app()

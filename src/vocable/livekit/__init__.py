@@ -1,0 +1,1 @@
+"""LiveKit: server installation and supervision, and room-scoped join tokens."""

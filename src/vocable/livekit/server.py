@@ -1,0 +1,178 @@
+"""Install, configure and supervise a real LiveKit server (Go) for this platform.
+
+The binary comes from the Go module proxy at a pinned release and is cached under the
+cache directory, so only the first run pays for the build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from vocable.platform_secrets import PlatformSecrets
+from vocable.settings import Settings
+
+PINNED_VERSION = "1.13.5"
+MIN_VERSION = (1, 9, 1)
+MODULE = "github.com/livekit/livekit-server/cmd/server"
+
+
+class LiveKitUnavailable(RuntimeError):
+    """The server binary is missing and cannot be built here; the message says what to do."""
+
+
+def _parse_version(text: str) -> tuple[int, int, int] | None:
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def binary_version(path: Path) -> tuple[int, int, int] | None:
+    try:
+        out = subprocess.run(  # noqa: S603 - a binary path we chose, no shell
+            [str(path), "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return None
+    return _parse_version(out.stdout + out.stderr)
+
+
+def cached_binary_path(settings: Settings) -> Path:
+    return settings.cache_dir / "bin" / f"livekit-server-{PINNED_VERSION}"
+
+
+def find_binary(settings: Settings) -> Path | None:
+    """The configured binary, the cached pinned build, or a recent enough one on PATH."""
+    candidates: list[Path] = []
+    if settings.livekit_bin:
+        candidates.append(settings.livekit_bin)
+    candidates.append(cached_binary_path(settings))
+    on_path = shutil.which("livekit-server")
+    if on_path:
+        candidates.append(Path(on_path))
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            version = binary_version(path)
+            if version is not None and version >= MIN_VERSION:
+                return path
+    return None
+
+
+def install_binary(settings: Settings) -> Path:
+    """Build the pinned release with ``go install`` into the cache; returns its path."""
+    existing = find_binary(settings)
+    if existing:
+        return existing
+    go = shutil.which("go")
+    if go is None:
+        raise LiveKitUnavailable(
+            "LiveKit server not found and Go is not installed. Install Go >= 1.26 and run "
+            "`vocable livekit install`, or install livekit-server >= 1.9.1 yourself and set "
+            "VOCABLE_LIVEKIT_BIN to its path."
+        )
+    target = cached_binary_path(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vocable-lk-") as gobin:
+        env = {**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"}
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [go, "install", f"{MODULE}@v{PINNED_VERSION}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise LiveKitUnavailable(
+                f"`go install {MODULE}@v{PINNED_VERSION}` failed:\n{result.stderr[-2000:]}\n"
+                "Install livekit-server >= 1.9.1 another way and set VOCABLE_LIVEKIT_BIN."
+            )
+        shutil.move(str(Path(gobin) / "server"), target)
+    target.chmod(0o755)
+    return target
+
+
+def server_config(settings: Settings, secrets: PlatformSecrets) -> dict[str, object]:
+    """The server's configuration: our own keys, loopback by default, no STUN lookups."""
+    config: dict[str, object] = {
+        "port": settings.livekit_port,
+        "bind_addresses": [settings.livekit_bind],
+        "rtc": {
+            "tcp_port": settings.livekit_tcp_port,
+            "port_range_start": settings.livekit_udp_port_start,
+            "port_range_end": settings.livekit_udp_port_end,
+            # the default asks public STUN servers for our address: unreachable offline
+            # and wrong on a laptop
+            "use_external_ip": False,
+            "node_ip": settings.livekit_node_ip,
+        },
+        "keys": {secrets.livekit_api_key: secrets.livekit_api_secret},
+        "logging": {"level": "info", "json": False},
+        "room": {"auto_create": True, "empty_timeout": 60, "departure_timeout": 10},
+    }
+    if settings.redis_url:
+        config["redis"] = {"address": settings.redis_url.removeprefix("redis://")}
+    return config
+
+
+def write_config(settings: Settings, secrets: PlatformSecrets) -> Path:
+    """Write the config (JSON is valid YAML) readable by the owner only."""
+    path = settings.data_dir / "livekit.yaml"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(server_config(settings, secrets), fh, indent=2)
+    return path
+
+
+@dataclass
+class LiveKitServer:
+    """A running server process that we started."""
+
+    process: subprocess.Popen[bytes]
+    http_url: str
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LiveKitUnavailable(f"livekit-server exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.http_url, timeout=1) as resp:  # noqa: S310
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise LiveKitUnavailable(f"livekit-server did not answer on {self.http_url}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(
+    settings: Settings, secrets: PlatformSecrets, *, binary: Path, log_path: Path | None = None
+) -> LiveKitServer:
+    config_path = write_config(settings, secrets)
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(  # noqa: S603 - fixed argv
+        [str(binary), "--config", str(config_path)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    host = "127.0.0.1" if settings.livekit_bind in {"0.0.0.0", "::"} else settings.livekit_bind  # noqa: S104
+    return LiveKitServer(process=process, http_url=f"http://{host}:{settings.livekit_port}/")

@@ -1,0 +1,1 @@
+"""Speech, language and voice engines, named ``kind/name`` (see ``catalog``)."""

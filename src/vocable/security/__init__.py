@@ -1,0 +1,1 @@
+"""Credentials: password hashing, API keys, cookie sessions and encryption at rest."""

@@ -1,0 +1,26 @@
+"""Encryption at rest for secrets the platform must read back (MCP headers)."""
+
+from __future__ import annotations
+
+import json
+
+from cryptography.fernet import Fernet, InvalidToken
+
+
+class SecretBox:
+    """Authenticated encryption of small JSON values with the data directory's key."""
+
+    def __init__(self, *, key: str) -> None:
+        self._fernet = Fernet(key.encode())
+
+    def seal(self, value: dict[str, str]) -> str:
+        return self._fernet.encrypt(json.dumps(value).encode()).decode()
+
+    def open(self, token: str) -> dict[str, str]:
+        try:
+            data = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            raise ValueError("stored secret cannot be decrypted with this key") from None
+        if not isinstance(data, dict):
+            raise ValueError("stored secret is not an object")
+        return {str(k): str(v) for k, v in data.items()}

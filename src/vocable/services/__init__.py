@@ -1,0 +1,1 @@
+"""Product operations shared by the HTTP routes and the CLI."""

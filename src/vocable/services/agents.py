@@ -1,0 +1,41 @@
+"""Agents: what a session inherits unless the request overrides it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vocable.api.schemas import AgentCreate, AgentUpdate
+from vocable.db.models import Agent
+from vocable.ids import new_id
+
+
+def create_agent(db: Session, *, org_id: str, data: AgentCreate) -> Agent:
+    agent = Agent(id=new_id("agt"), org_id=org_id, **data.model_dump())
+    db.add(agent)
+    db.commit()
+    return agent
+
+
+def get_org_agent(db: Session, *, org_id: str, agent_id: str) -> Agent | None:
+    """The agent if it exists and belongs to ``org_id``; other organisations see nothing."""
+    agent = db.get(Agent, agent_id)
+    if agent is None or agent.org_id != org_id:
+        return None
+    return agent
+
+
+def list_agents(db: Session, *, org_id: str) -> list[Agent]:
+    return list(
+        db.scalars(select(Agent).where(Agent.org_id == org_id).order_by(Agent.created_at.desc()))
+    )
+
+
+def update_agent(db: Session, agent: Agent, data: AgentUpdate) -> Agent:
+    changes = data.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None and field != "reference_audio_url":
+            continue  # null means "unchanged" for fields that cannot be empty
+        setattr(agent, field, value)
+    db.commit()
+    return agent

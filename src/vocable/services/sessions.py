@@ -1,0 +1,175 @@
+"""Session creation (limits, effective configuration, join token) and call records."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from vocable.api.errors import ApiError
+from vocable.api.schemas import SessionRequest
+from vocable.db.models import Agent, ApiKey, TranscriptTurn, VoiceSession
+from vocable.ids import new_id
+from vocable.livekit.tokens import JoinGrant, mint_join_token
+from vocable.platform import Platform
+
+RATE_WINDOW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, repr=False)
+class CreatedSession:
+    row: VoiceSession
+    token: str
+
+
+def _effective_config(agent: Agent, req: SessionRequest) -> dict[str, Any]:
+    """Agent defaults with this request's overrides; frozen into the session row."""
+    return {
+        "language": req.language or agent.language,
+        "system_prompt": agent.system_prompt if req.system_prompt is None else req.system_prompt,
+        "greeting": agent.greeting if req.greeting is None else req.greeting,
+        "reference_audio_url": req.reference_audio_url or agent.reference_audio_url,
+        "reference_audio_sha256": None if req.reference_audio_url else agent.reference_audio_sha256,
+        "voice_model": req.voice_model,
+        "stt_engine": agent.stt_engine,
+        "llm_engine": agent.llm_engine,
+        "tts_engine": agent.tts_engine,
+        "max_call_seconds": agent.max_call_seconds,
+        "metadata": req.metadata or {},
+        "origin_url": req.origin_url,
+    }
+
+
+def _check_key_rate(db: Session, key: ApiKey, limit: int, now: datetime) -> None:
+    since = now - RATE_WINDOW
+    recent = select(VoiceSession.created_at).where(
+        VoiceSession.api_key_id == key.id, VoiceSession.created_at > since
+    )
+    count = db.scalar(select(func.count()).select_from(recent.subquery())) or 0
+    if count < limit:
+        return
+    oldest = db.scalar(select(func.min(recent.subquery().c.created_at)))
+    wait = (oldest + RATE_WINDOW - now).total_seconds() if oldest else RATE_WINDOW.seconds
+    raise ApiError(
+        429,
+        "rate_limited",
+        f"Rate limit of {limit} sessions per minute for this API key reached",
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    )
+
+
+def open_sessions_clause(now: datetime) -> Any:
+    """Sessions that hold a concurrency slot: joinable, or joined and not yet ended."""
+    return or_(
+        and_(VoiceSession.status == "created", VoiceSession.join_deadline > now),
+        and_(VoiceSession.status == "active", VoiceSession.hard_deadline > now),
+    )
+
+
+def _check_concurrency(db: Session, org_id: str, limit: int, now: datetime) -> None:
+    count = db.scalar(
+        select(func.count())
+        .select_from(VoiceSession)
+        .where(VoiceSession.org_id == org_id, open_sessions_clause(now))
+    )
+    if (count or 0) >= limit:
+        raise ApiError(
+            429,
+            "concurrency_limited",
+            f"Concurrent session limit of {limit} for this organisation reached",
+            headers={"Retry-After": "10"},
+        )
+
+
+def create_session(
+    db: Session, platform: Platform, *, key: ApiKey, req: SessionRequest
+) -> CreatedSession:
+    settings = platform.settings
+    agent = db.get(Agent, req.agent)
+    if agent is None or agent.org_id != key.org_id or not agent.active:
+        raise ApiError(404, "agent_not_found", "Agent not found or not active")
+    now = datetime.now(UTC)
+    _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
+    _check_concurrency(db, key.org_id, settings.max_concurrent_sessions_per_org, now)
+
+    config = _effective_config(agent, req)
+    ttl = settings.token_ttl_seconds
+    row = VoiceSession(
+        id=new_id("ses"),
+        org_id=key.org_id,
+        agent_id=agent.id,
+        api_key_id=key.id,
+        room_name=new_id("room"),
+        participant_identity="user_" + secrets.token_hex(8),
+        status="created",
+        config=config,
+        mcp_headers_encrypted=platform.box.seal(req.mcp_headers) if req.mcp_headers else None,
+        created_at=now,
+        join_deadline=now + timedelta(seconds=ttl),
+        hard_deadline=now + timedelta(seconds=ttl + agent.max_call_seconds),
+        usage={},
+    )
+    token = mint_join_token(
+        api_key=platform.secrets.livekit_api_key,
+        api_secret=platform.secrets.livekit_api_secret,
+        agent_name=settings.agent_name,
+        grant=JoinGrant(
+            room_name=row.room_name,
+            identity=row.participant_identity,
+            session_id=row.id,
+            ttl_seconds=ttl,
+            max_call_seconds=agent.max_call_seconds,
+        ),
+    )
+    key.last_used_at = now
+    db.add(row)
+    db.commit()
+    return CreatedSession(row=row, token=token)
+
+
+def record_event(
+    db: Session, row: VoiceSession, *, kind: str, reason: str | None, usage: dict[str, Any] | None
+) -> VoiceSession:
+    """Apply a worker's started/ended report; an ended call is never reopened."""
+    now = datetime.now(UTC)
+    if kind == "started" and row.status == "created":
+        row.status = "active"
+        row.started_at = now
+    elif kind == "ended" and row.status in ("created", "active"):
+        row.status = "ended"
+        row.ended_at = now
+        row.end_reason = reason or "unknown"
+    if usage:
+        row.usage = {**row.usage, **usage}
+    db.commit()
+    return row
+
+
+def add_turn(
+    db: Session, row: VoiceSession, *, seq: int, role: str, text: str, metrics: dict[str, Any]
+) -> TranscriptTurn:
+    """Store one transcript turn; a repeated ``seq`` (a retried report) is a no-op."""
+    existing = db.scalar(
+        select(TranscriptTurn).where(TranscriptTurn.session_id == row.id, TranscriptTurn.seq == seq)
+    )
+    if existing is not None:
+        return existing
+    turn = TranscriptTurn(session_id=row.id, seq=seq, role=role, text=text, metrics=metrics)
+    db.add(turn)
+    db.commit()
+    return turn
+
+
+def list_turns(db: Session, session_id: str) -> list[TranscriptTurn]:
+    return list(
+        db.scalars(
+            select(TranscriptTurn)
+            .where(TranscriptTurn.session_id == session_id)
+            .order_by(TranscriptTurn.seq)
+        )
+    )

@@ -1,0 +1,91 @@
+"""Process settings: read once at start, validated, then passed down explicitly.
+
+Nothing else in Vocable reads the environment. Secrets that the operator does not
+set are generated on first run and kept in the data directory (see ``secrets.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"secret", "devkey", "changeme", "change-me", ""}
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "vocable"
+
+
+class Settings(BaseSettings):
+    """Everything a Vocable process may be configured with (env prefix ``VOCABLE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="VOCABLE_", env_nested_delimiter="__")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "vocable")
+    """Where heavy installs (the LiveKit server binary) are kept between runs."""
+    database_url: str | None = None
+    """SQLAlchemy URL; SQLite in the data directory when unset."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    public_api_url: str | None = None
+    """URL the worker and the dashboard use to reach the API; derived when unset."""
+
+    livekit_port: int = Field(default=7880, ge=1, le=65535)
+    livekit_tcp_port: int = Field(default=7881, ge=1, le=65535)
+    livekit_udp_port_start: int = Field(default=50000, ge=1, le=65535)
+    livekit_udp_port_end: int = Field(default=50100, ge=1, le=65535)
+    livekit_bind: str = "127.0.0.1"
+    livekit_node_ip: str = "127.0.0.1"
+    livekit_url: str | None = None
+    """Server URL the API and worker use; ``ws://127.0.0.1:<port>`` when unset."""
+    livekit_public_url: str | None = None
+    """URL handed to browsers as ``livekit_url``; defaults to ``livekit_url``."""
+    livekit_api_key: str | None = None
+    livekit_api_secret: SecretStr | None = None
+    livekit_bin: Path | None = None
+    redis_url: str | None = None
+    """When set, LiveKit runs multi-node on this Redis."""
+
+    agent_name: str = "vocable-agent"
+    """Name the worker registers under; tokens dispatch this name."""
+    token_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+    """How long a minted token may be used to join (LiveKit checks it on first connect)."""
+
+    max_concurrent_sessions_per_org: int = Field(default=20, ge=1)
+    key_rate_limit_per_minute: int = Field(default=60, ge=1)
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        secret = self.livekit_api_secret.get_secret_value() if self.livekit_api_secret else None
+        if secret is not None and (secret in _PLACEHOLDER_SECRETS or len(secret) < 32):
+            raise ValueError("VOCABLE_LIVEKIT_API_SECRET is a placeholder or shorter than 32 chars")
+        if self.livekit_api_key in {"devkey"}:
+            raise ValueError("VOCABLE_LIVEKIT_API_KEY must not be the development key")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'vocable.db'}"
+
+    @property
+    def resolved_livekit_url(self) -> str:
+        return self.livekit_url or f"ws://127.0.0.1:{self.livekit_port}"
+
+    @property
+    def resolved_livekit_public_url(self) -> str:
+        return self.livekit_public_url or self.resolved_livekit_url
+
+    @property
+    def resolved_api_url(self) -> str:
+        host = "127.0.0.1" if self.api_host in {"0.0.0.0", "::"} else self.api_host  # noqa: S104
+        return self.public_api_url or f"http://{host}:{self.api_port}"

@@ -1,0 +1,1 @@
+"""The voice worker: one livekit-agents job per session, configured over the worker channel."""

@@ -1,0 +1,130 @@
+"""Real servers for tests: the API over real HTTP, the LiveKit server, a worker process."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from tests.support.net import free_port
+from vocable.api.app import create_app
+from vocable.db.migrate import upgrade_to_head
+from vocable.livekit.server import LiveKitServer, find_binary, start_server
+from vocable.platform import Platform, build_platform
+from vocable.settings import Settings
+
+
+@dataclass
+class ApiServer:
+    url: str
+    platform: Platform
+
+
+@contextmanager
+def running_api(platform: Platform) -> Iterator[ApiServer]:
+    """Serve the app with uvicorn on a free port in a background thread."""
+    port = platform.settings.api_port
+    config = uvicorn.Config(
+        create_app(platform), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        raise RuntimeError("API did not start")
+    try:
+        yield ApiServer(url=url, platform=platform)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def make_settings(data_dir: Path, database_url: str | None = None, **overrides: object) -> Settings:
+    udp = random.randrange(40000, 49000, 200)
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "api_port": free_port(),
+        "livekit_port": free_port(),
+        "livekit_tcp_port": free_port(),
+        "livekit_udp_port_start": udp,
+        "livekit_udp_port_end": udp + 199,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+def make_platform(settings: Settings) -> Platform:
+    platform = build_platform(settings)
+    upgrade_to_head(platform.engine)
+    return platform
+
+
+@contextmanager
+def running_livekit(settings: Settings, platform: Platform) -> Iterator[LiveKitServer]:
+    binary = find_binary(settings)
+    if binary is None:
+        raise RuntimeError("LiveKit server not installed: run `make test`, which installs it")
+    server = start_server(
+        settings, platform.secrets, binary=binary, log_path=settings.data_dir / "livekit.log"
+    )
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a child process read the same settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOCABLE_")}
+    env.update(
+        {
+            "VOCABLE_DATA_DIR": str(settings.data_dir),
+            "VOCABLE_CACHE_DIR": str(settings.cache_dir),
+            "VOCABLE_API_PORT": str(settings.api_port),
+            "VOCABLE_LIVEKIT_PORT": str(settings.livekit_port),
+            "VOCABLE_AGENT_NAME": settings.agent_name,
+        }
+    )
+    if settings.database_url:
+        env["VOCABLE_DATABASE_URL"] = settings.database_url
+    return env
+
+
+@contextmanager
+def running_worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    log = open(settings.data_dir / "worker.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vocable.cli.main", "worker"],
+        env=settings_env(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
