@@ -54,6 +54,8 @@ class Settings(BaseSettings):
 
     agent_name: str = "vocable-agent"
     """Name the worker registers under; tokens dispatch this name."""
+    worker_max_jobs: int = Field(default=4, ge=1, le=64)
+    """Calls one worker process takes at once; capacity is counted in calls, not CPU."""
     token_ttl_seconds: int = Field(default=600, ge=30, le=86400)
     """How long a minted token may be used to join (LiveKit checks it on first connect)."""
 
@@ -87,5 +89,5 @@ class Settings(BaseSettings):
 
     @property
     def resolved_api_url(self) -> str:
-        host = "127.0.0.1" if self.api_host in {"0.0.0.0", "::"} else self.api_host  # noqa: S104
+        host = "127.0.0.1" if self.api_host in {"0.0.0.0", "::"} else self.api_host
         return self.public_api_url or f"http://{host}:{self.api_port}"

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 from livekit import rtc
-
 from tests.conftest import Tenant, make_tenant
 from tests.support.servers import (
     ApiServer,
@@ -21,6 +20,7 @@ from tests.support.servers import (
     running_livekit,
     running_worker,
 )
+
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 
 
@@ -50,7 +50,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         running_worker(settings),
     ):
         _wait_for_registration(settings.data_dir / "livekit.log")
-        yield Stack(api=api, tenant=make_tenant(platform), livekit_log=settings.data_dir / "livekit.log")
+        yield Stack(
+            api=api, tenant=make_tenant(platform), livekit_log=settings.data_dir / "livekit.log"
+        )
 
 
 async def _create_session(stack: Stack) -> dict[str, str]:
@@ -74,7 +76,9 @@ async def _call_record(stack: Stack, session_id: str) -> dict[str, object]:
     return record
 
 
-async def _wait_status(stack: Stack, session_id: str, status: str, timeout: float = 30) -> dict[str, object]:
+async def _wait_status(
+    stack: Stack, session_id: str, status: str, timeout: float = 30
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     record: dict[str, object] = {}
     while time.monotonic() < deadline:
@@ -123,8 +127,11 @@ async def test_expired_token_is_refused_by_the_server(stack: Stack) -> None:
         api_secret=secrets.livekit_api_secret,
         agent_name="vocable-agent",
         grant=JoinGrant(
-            room_name="room_expired", identity="user_x", session_id="ses_x",
-            ttl_seconds=-600, max_call_seconds=60,
+            room_name="room_expired",
+            identity="user_x",
+            session_id="ses_x",
+            ttl_seconds=-600,
+            max_call_seconds=60,
         ),
     )
     await _connect_fails(stack.api.platform.settings.resolved_livekit_url, token)
@@ -136,9 +143,11 @@ async def test_token_signed_by_someone_else_is_refused_by_the_server(stack: Stac
         api_secret="not-the-server-secret-" + "x" * 20,
         agent_name="vocable-agent",
         grant=JoinGrant(
-            room_name="room_forged", identity="user_y", session_id="ses_y",
-            ttl_seconds=600, max_call_seconds=60,
+            room_name="room_forged",
+            identity="user_y",
+            session_id="ses_y",
+            ttl_seconds=600,
+            max_call_seconds=60,
         ),
     )
     await _connect_fails(stack.api.platform.settings.resolved_livekit_url, token)
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.conftest import Tenant, make_tenant
 from tests.support.servers import ApiServer
 
@@ -39,7 +38,10 @@ def test_signed_in_user_sees_themselves_and_can_sign_out(
 def test_cookie_writes_need_the_csrf_token(http: httpx.Client, tenant: Tenant) -> None:
     csrf = sign_in(http, tenant)
     assert http.post("/api/keys", json={"name": "x"}).status_code == 403
-    assert http.post("/api/keys", json={"name": "x"}, headers={"x-csrf-token": "forged"}).status_code == 403
+    assert (
+        http.post("/api/keys", json={"name": "x"}, headers={"x-csrf-token": "forged"}).status_code
+        == 403
+    )
     assert http.post("/api/keys", json={"name": "x"}, headers=csrf).status_code == 201
 
 
@@ -79,16 +81,28 @@ def test_agent_crud_with_validation_naming_fields(http: httpx.Client, tenant: Te
 
     created = http.post(
         "/api/agents",
-        json={"name": "Support", "language": "de-de", "greeting": "Hallo!", "llm_engine": "qwen2.5-0.5b"},
+        json={
+            "name": "Support",
+            "language": "de-de",
+            "greeting": "Hallo!",
+            "llm_engine": "qwen2.5-0.5b",
+        },
         headers=headers,
     )
     assert created.status_code == 201
     agent = created.json()
     assert agent["id"].startswith("agt_") and agent["language"] == "de-DE"
 
-    patched = http.patch(f"/api/agents/{agent['id']}", json={"greeting": "Guten Tag"}, headers=headers)
+    patched = http.patch(
+        f"/api/agents/{agent['id']}", json={"greeting": "Guten Tag"}, headers=headers
+    )
     assert patched.json()["greeting"] == "Guten Tag" and patched.json()["language"] == "de-DE"
-    assert http.patch(f"/api/agents/{agent['id']}", json={"active": False}, headers=headers).json()["active"] is False
+    assert (
+        http.patch(f"/api/agents/{agent['id']}", json={"active": False}, headers=headers).json()[
+            "active"
+        ]
+        is False
+    )
     assert any(a["id"] == agent["id"] for a in http.get("/api/agents", headers=headers).json())
     assert http.delete(f"/api/agents/{agent['id']}", headers=headers).status_code == 204
     assert http.get(f"/api/agents/{agent['id']}", headers=headers).status_code == 404
@@ -101,7 +115,9 @@ def test_nothing_crosses_organisations(http: httpx.Client, api: ApiServer) -> No
     ).json()["data"]
     as_b = {"x-api-key": b.api_key}
     assert http.get(f"/api/agents/{a.agent_id}", headers=as_b).status_code == 404
-    assert http.patch(f"/api/agents/{a.agent_id}", json={"name": "x"}, headers=as_b).status_code == 404
+    assert (
+        http.patch(f"/api/agents/{a.agent_id}", json={"name": "x"}, headers=as_b).status_code == 404
+    )
     assert http.delete(f"/api/agents/{a.agent_id}", headers=as_b).status_code == 404
     assert http.get(f"/api/agents/{a.agent_id}/sessions", headers=as_b).status_code == 404
     assert http.get(f"/api/sessions/{session['session_id']}", headers=as_b).status_code == 404
@@ -113,9 +129,15 @@ def test_nothing_crosses_organisations(http: httpx.Client, api: ApiServer) -> No
 
 def test_worker_channel_refuses_api_keys_and_strangers(http: httpx.Client, tenant: Tenant) -> None:
     sid = http.post(
-        "/api/agents/agent-session/", json={"agent": tenant.agent_id}, headers={"x-api-key": tenant.api_key}
+        "/api/agents/agent-session/",
+        json={"agent": tenant.agent_id},
+        headers={"x-api-key": tenant.api_key},
     ).json()["data"]["session_id"]
-    for headers in ({}, {"x-api-key": tenant.api_key}, {"Authorization": "Bearer " + tenant.api_key}):
+    for headers in (
+        {},
+        {"x-api-key": tenant.api_key},
+        {"Authorization": "Bearer " + tenant.api_key},
+    ):
         assert http.get(f"/internal/sessions/{sid}", headers=headers).status_code == 401
 
 
@@ -127,7 +149,9 @@ def test_call_record_holds_what_the_worker_reported(
     sid = http.post(
         "/api/agents/agent-session/", json={"agent": tenant.agent_id}, headers=as_key
     ).json()["data"]["session_id"]
-    assert http.post(f"/internal/sessions/{sid}/events", json={"type": "started"}, headers=worker).json() == {"status": "active"}
+    assert http.post(
+        f"/internal/sessions/{sid}/events", json={"type": "started"}, headers=worker
+    ).json() == {"status": "active"}
     turns = [
         {"seq": 0, "role": "agent", "text": "Hello!", "metrics": {}},
         {"seq": 1, "role": "user", "text": "What time do you open?", "metrics": {"stt_s": 0.4}},
@@ -135,7 +159,10 @@ def test_call_record_holds_what_the_worker_reported(
         {"seq": 2, "role": "agent", "text": "At nine.", "metrics": {"llm_ttft_s": 0.3}},
     ]
     for turn in turns:
-        assert http.post(f"/internal/sessions/{sid}/turns", json=turn, headers=worker).status_code == 201
+        assert (
+            http.post(f"/internal/sessions/{sid}/turns", json=turn, headers=worker).status_code
+            == 201
+        )
     http.post(
         f"/internal/sessions/{sid}/events",
         json={"type": "ended", "reason": "caller_left", "usage": {"duration_seconds": 12.5}},

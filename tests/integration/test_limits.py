@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from tests.conftest import database_url_for, make_tenant
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
+
 from vocable.services import accounts
 
 ENDPOINT = "/api/agents/agent-session/"
@@ -58,7 +58,9 @@ def test_organisation_concurrency_limit_spans_keys(limited_api: ApiServer) -> No
         assert r.headers["Retry-After"]
         # another organisation is not affected
         other = make_tenant(limited_api.platform)
-        ok = http.post(ENDPOINT, json={"agent": other.agent_id}, headers={"x-api-key": other.api_key})
+        ok = http.post(
+            ENDPOINT, json={"agent": other.agent_id}, headers={"x-api-key": other.api_key}
+        )
         assert ok.status_code == 200
 
 
@@ -77,6 +79,10 @@ def test_ended_sessions_free_their_concurrency_slot(limited_api: ApiServer) -> N
             ids.append(r.json()["data"]["session_id"])
         blocked = http.post(ENDPOINT, json={"agent": t.agent_id}, headers={"x-api-key": keys[2]})
         assert blocked.status_code == 429
-        http.post(f"/internal/sessions/{ids[0]}/events", json={"type": "ended", "reason": "caller_left"}, headers=worker)
+        http.post(
+            f"/internal/sessions/{ids[0]}/events",
+            json={"type": "ended", "reason": "caller_left"},
+            headers=worker,
+        )
         again = http.post(ENDPOINT, json={"agent": t.agent_id}, headers={"x-api-key": keys[2]})
         assert again.status_code == 200

@@ -8,10 +8,10 @@ import time
 import httpx
 import pytest
 from sqlalchemy import select
-
 from tests.conftest import Tenant, make_tenant
 from tests.support.servers import ApiServer
 from tests.support.tokens import decode_claims
+
 from vocable.db.models import ApiKey, VoiceSession
 
 ENDPOINT = "/api/agents/agent-session/"
@@ -67,7 +67,9 @@ def test_token_grants_one_room_to_one_random_identity_for_a_short_time(
 
 
 def test_each_session_gets_its_own_room_and_identity(http: httpx.Client, tenant: Tenant) -> None:
-    datas = [create(http, tenant.api_key, {"agent": tenant.agent_id}).json()["data"] for _ in range(3)]
+    datas = [
+        create(http, tenant.api_key, {"agent": tenant.agent_id}).json()["data"] for _ in range(3)
+    ]
     assert len({d["room_name"] for d in datas}) == 3
     assert len({d["participant_identity"] for d in datas}) == 3
     assert len({d["session_id"] for d in datas}) == 3
@@ -117,7 +119,11 @@ def test_session_inherits_agent_defaults_when_not_overridden(
     session_id = create(http, t.api_key, {"agent": t.agent_id}).json()["data"]["session_id"]
     worker = {"Authorization": f"Bearer {api.platform.secrets.worker_token}"}
     cfg = http.get(f"/internal/sessions/{session_id}", headers=worker).json()
-    assert (cfg["language"], cfg["greeting"], cfg["system_prompt"]) == ("fr", "Bonjour", "Sois bref.")
+    assert (cfg["language"], cfg["greeting"], cfg["system_prompt"]) == (
+        "fr",
+        "Bonjour",
+        "Sois bref.",
+    )
     assert cfg["mcp_headers"] == {}
 
 

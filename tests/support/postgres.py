@@ -49,7 +49,17 @@ def running_postgres() -> Iterator[str]:
         shutil.chown(data, "postgres")
         shutil.chown(sock, "postgres")
     subprocess.run(
-        [*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "vocable", "--auth=trust", "-E", "UTF8"],
+        [
+            *prefix,
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "vocable",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
         check=True,
         capture_output=True,
     )
@@ -59,9 +69,19 @@ def running_postgres() -> Iterator[str]:
         log.touch()
         shutil.chown(log, "postgres")
     subprocess.run(
-        [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "start",
-         "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-         "-c max_connections=200"],
+        [
+            *prefix,
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "start",
+            "-o",
+            f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=200",
+        ],
         check=True,
         capture_output=True,
     )

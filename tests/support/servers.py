@@ -112,7 +112,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 @contextmanager
 def running_worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
-    log = open(settings.data_dir / "worker.log", "ab")  # noqa: SIM115
+    log = open(settings.data_dir / "worker.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "vocable.cli.main", "worker"],
         env=settings_env(settings),

@@ -58,18 +58,19 @@ McpHeaders = Annotated[dict[str, str], AfterValidator(_mcp_headers)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 
 
-def _engine(kind: catalog.EngineKind) -> Any:
+def _engine_validator(kind: catalog.EngineKind) -> AfterValidator:
     def check(value: str) -> str:
         if not catalog.is_known(kind, value):
             raise ValueError(f"unknown {kind} engine; choose one of {catalog.names(kind)}")
         return value
 
-    return Annotated[str, StringConstraints(max_length=80), AfterValidator(check)]
+    return AfterValidator(check)
 
 
-SttEngine = _engine("stt")
-LlmEngine = _engine("llm")
-TtsEngine = _engine("tts")
+_EngineName = StringConstraints(max_length=80)
+SttEngine = Annotated[str, _EngineName, _engine_validator("stt")]
+LlmEngine = Annotated[str, _EngineName, _engine_validator("llm")]
+TtsEngine = Annotated[str, _EngineName, _engine_validator("tts")]
 MaxCallSeconds = Annotated[int, Field(ge=30, le=7200)]
 
 

@@ -105,8 +105,13 @@ def keys_create(
         created = accounts.create_api_key(
             db, org_id=_resolve_org(db, org), name=name, created_by=None
         )
-        payload = {"id": created.row.id, "name": name, "key": created.secret,
-                   "prefix": created.row.prefix, "org_id": created.row.org_id}
+        payload = {
+            "id": created.row.id,
+            "name": name,
+            "key": created.secret,
+            "prefix": created.row.prefix,
+            "org_id": created.row.org_id,
+        }
     _emit(as_json, payload, f"{created.secret}\n(shown once; store it in your backend's secrets)")
 
 
@@ -142,8 +147,12 @@ def agents_create(
     platform = _platform()
     with platform.sessions() as db:
         agent = create_agent(db, org_id=_resolve_org(db, org), data=data)
-        payload = {"id": agent.id, "name": agent.name, "language": agent.language,
-                   "org_id": agent.org_id}
+        payload = {
+            "id": agent.id,
+            "name": agent.name,
+            "language": agent.language,
+            "org_id": agent.org_id,
+        }
     _emit(as_json, payload, agent.id)
 
 

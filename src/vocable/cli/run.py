@@ -71,7 +71,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 
 def _child(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
+    log = open(log_path, "ab")
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "vocable.cli.main", *args],
         stdout=log,

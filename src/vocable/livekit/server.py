@@ -167,12 +167,12 @@ def start_server(
     settings: Settings, secrets: PlatformSecrets, *, binary: Path, log_path: Path | None = None
 ) -> LiveKitServer:
     config_path = write_config(settings, secrets)
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         [str(binary), "--config", str(config_path)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
-    host = "127.0.0.1" if settings.livekit_bind in {"0.0.0.0", "::"} else settings.livekit_bind  # noqa: S104
+    host = "127.0.0.1" if settings.livekit_bind in {"0.0.0.0", "::"} else settings.livekit_bind
     return LiveKitServer(process=process, http_url=f"http://{host}:{settings.livekit_port}/")

@@ -55,4 +55,3 @@ def mint_join_token(*, api_key: str, api_secret: str, agent_name: str, grant: Jo
         .with_room_config(room_config)
         .to_jwt()
     )
-

@@ -25,7 +25,11 @@ class WorkerChannel:
         return WorkerSessionConfig.model_validate(resp.json())
 
     async def report_event(
-        self, session_id: str, kind: str, *, reason: str | None = None,
+        self,
+        session_id: str,
+        kind: str,
+        *,
+        reason: str | None = None,
         usage: dict[str, Any] | None = None,
     ) -> None:
         body = {"type": kind, "reason": reason, "usage": usage}

@@ -83,12 +83,21 @@ async def entrypoint(ctx: JobContext) -> None:
 
 
 def build_server(settings: Settings, secrets: PlatformSecrets) -> AgentServer:
+    max_jobs = settings.worker_max_jobs
+
+    def load_by_calls(server: AgentServer) -> float:
+        return len(server.active_jobs) / max_jobs
+
     server = AgentServer(
         ws_url=settings.resolved_livekit_url,
         api_key=secrets.livekit_api_key,
         api_secret=secrets.livekit_api_secret,
         port=0,
         num_idle_processes=1,
+        # The framework's default measures CPU and refuses jobs above 70 %: on a 2-core
+        # laptop that turns a busy moment into a call nobody answers. We count calls.
+        load_fnc=load_by_calls,
+        load_threshold=1.0,
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     return server

@@ -48,7 +48,10 @@ def _agent_or_404(db: DbDep, principal: PrincipalDep, agent_id: str) -> Agent:
 
 @router.get("")
 def list_agents(db: DbDep, principal: PrincipalDep) -> list[AgentPublic]:
-    return [AgentPublic.model_validate(a) for a in agent_service.list_agents(db, org_id=principal.org_id)]
+    return [
+        AgentPublic.model_validate(a)
+        for a in agent_service.list_agents(db, org_id=principal.org_id)
+    ]
 
 
 @router.post("", status_code=201)

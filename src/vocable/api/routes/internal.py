@@ -55,7 +55,9 @@ def session_config(
 
 @router.post("/sessions/{session_id}/events")
 def session_event(session_id: str, body: WorkerEvent, db: DbDep, _: WorkerDep) -> dict[str, str]:
-    row = record_event(db, _session(db, session_id), kind=body.type, reason=body.reason, usage=body.usage)
+    row = record_event(
+        db, _session(db, session_id), kind=body.type, reason=body.reason, usage=body.usage
+    )
     return {"status": row.status}
 
 

@@ -11,7 +11,9 @@ from vocable.services.sessions import create_session
 router = APIRouter(tags=["sessions"])
 
 
-def _create(req: SessionRequest, key: ApiKeyDep, db: DbDep, platform: PlatformDep) -> SessionEnvelope:
+def _create(
+    req: SessionRequest, key: ApiKeyDep, db: DbDep, platform: PlatformDep
+) -> SessionEnvelope:
     created = create_session(db, platform, key=key, req=req)
     row = created.row
     return SessionEnvelope(

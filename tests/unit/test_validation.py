@@ -1,0 +1,33 @@
+"""Field rules shared by the agent and session APIs."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from vocable.api.schemas import AgentCreate, SessionRequest
+from vocable.languages import normalise_language
+
+
+@pytest.mark.parametrize(
+    ("tag", "normal"),
+    [("en", "en"), ("EN-us", "en-US"), ("es-419", "es-419"), ("zh-Hant", "zh-Hant")],
+)
+def test_valid_language_tags_are_normalised(tag: str, normal: str) -> None:
+    assert normalise_language(tag) == normal
+
+
+@pytest.mark.parametrize("tag", ["", "english", "e", "en-US-x-" + "a" * 40, "123"])
+def test_invalid_language_tags_are_refused(tag: str) -> None:
+    with pytest.raises(ValueError, match="BCP-47"):
+        normalise_language(tag)
+
+
+def test_unknown_engine_is_refused_when_the_agent_is_saved() -> None:
+    with pytest.raises(ValidationError) as exc:
+        AgentCreate(name="a", tts_engine="cloud-magic")
+    assert exc.value.errors()[0]["loc"] == ("tts_engine",)
+
+
+def test_empty_greeting_override_is_kept_as_no_greeting() -> None:
+    assert SessionRequest(agent="agt_x", greeting="").greeting == ""
