@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +172,11 @@ def running_server(
             _stop(proc)
 
 
+def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    # turn SIGTERM into SystemExit so that the ExitStack stops the child processes
+    raise SystemExit(143)
+
+
 def _clean_env() -> dict[str, str]:
     """This process's environment without any ``VOCABLE_`` setting."""
     return {k: v for k, v in os.environ.items() if not k.startswith("VOCABLE_")}
@@ -262,6 +267,8 @@ class LoadResult:
     """CPU time (user + system) the server process spent during the run."""
     client_cpu_s: float = 0.0
     """CPU time this process (the load generator) spent during the run."""
+    other_cpu_s: float = 0.0
+    """CPU time the rest of the machine spent during the run (PostgreSQL, other work)."""
 
     @property
     def throughput(self) -> float:
@@ -355,9 +362,45 @@ def _process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy_s() -> float:
+    """Non-idle CPU seconds of the whole machine since boot (Linux ``/proc/stat``)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is counted in user)
+    busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def _own_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+async def _stop_on_sigterm(coro: Coroutine[None, None, LoadResult]) -> LoadResult:
+    """Await ``coro``; SIGTERM cancels it and becomes ``SystemExit``.
+
+    A plain signal handler may fire inside an event-loop callback, where the loop logs
+    and drops its exception, so while a loop runs SIGTERM cancels the main task instead.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        if terminated:
+            raise SystemExit(143) from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def _run(coro: Coroutine[None, None, LoadResult]) -> LoadResult:
@@ -365,8 +408,8 @@ def _run(coro: Coroutine[None, None, LoadResult]) -> LoadResult:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+        return asyncio.run(_stop_on_sigterm(coro))
+    return uvloop.run(_stop_on_sigterm(coro))
 
 
 def measure(
@@ -381,9 +424,12 @@ def measure(
     if args.warmup > 0:
         _run(run_load(name, base_url, headers, body, args.warmup, args.concurrency))
     server_before, client_before = _process_cpu_s(server_pid), _own_cpu_s()
+    machine_before = _machine_busy_s()
     result = _run(run_load(name, base_url, headers, body, args.requests, args.concurrency))
     result.server_cpu_s = _process_cpu_s(server_pid) - server_before
     result.client_cpu_s = _own_cpu_s() - client_before
+    machine = _machine_busy_s() - machine_before
+    result.other_cpu_s = max(0.0, machine - result.server_cpu_s - result.client_cpu_s)
     return result
 
 
@@ -412,15 +458,16 @@ def format_report(results: Sequence[LoadResult], database: str, args: argparse.N
         f"concurrency: {args.concurrency}",
         "",
         f"{'target':<10}{'ok':>7}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}{'max ms':>9}{'srv CPU ms/req':>16}{'client CPU':>12}",
+        f"{'p99 ms':>9}{'max ms':>9}{'srv CPU ms/req':>16}{'client CPU':>12}{'other CPU':>11}",
     ]
     for r in results:
         worst = max(r.latencies_ms) if r.latencies_ms else float("nan")
         client_share = r.client_cpu_s / r.wall_s if r.wall_s > 0 else float("nan")
+        other_share = r.other_cpu_s / r.wall_s if r.wall_s > 0 else float("nan")
         lines.append(
             f"{r.name:<10}{len(r.latencies_ms):>7}{r.errors:>8}{r.throughput:>10.1f}"
             f"{r.percentile(50):>9.2f}{r.percentile(95):>9.2f}{r.percentile(99):>9.2f}"
-            f"{worst:>9.2f}{r.server_cpu_ms_per_request:>16.2f}{client_share:>11.0%}"
+            f"{worst:>9.2f}{r.server_cpu_ms_per_request:>16.2f}{client_share:>11.0%}{other_share:>11.0%}"
         )
     base, voc = results
     if base.throughput > 0 and voc.latencies_ms and base.latencies_ms:
@@ -439,30 +486,38 @@ def format_report(results: Sequence[LoadResult], database: str, args: argparse.N
             f"last 10% {r.p50_of_slice(0.9, 1):.2f} ms"
         )
         lines += [f"{r.name} error: {sample}" for sample in r.error_samples]
+    lines.append(
+        "CPU columns: share of one core during the measured run; 'other' is the rest of the "
+        "machine (PostgreSQL when used, and anything else running)"
+    )
     return "\n".join(lines)
 
 
 # --- main ------------------------------------------------------------------------------
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return number
+
+    return parse
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options; ``--serve-baseline`` is internal (the baseline child process)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--requests", type=_positive, default=2000, help="measured requests")
-    parser.add_argument("--concurrency", type=_positive, default=8, help="requests in flight")
+    parser.add_argument("--requests", type=_at_least(1), default=2000, help="measured requests")
+    parser.add_argument("--concurrency", type=_at_least(1), default=8, help="requests in flight")
     parser.add_argument(
-        "--warmup", type=int, default=200, help="unmeasured requests first (default 200)"
+        "--warmup", type=_at_least(0), default=200, help="unmeasured requests first (default 200)"
     )
     db = parser.add_mutually_exclusive_group()
     db.add_argument(
-        "--database-url", help="SQLAlchemy URL of an empty database (default: SQLite in a temp dir)"
+        "--database-url",
+        help="SQLAlchemy URL of an empty loopback database (default: SQLite in a temp dir)",
     )
     db.add_argument(
         "--postgres",
@@ -471,11 +526,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    # turn SIGTERM into SystemExit so that the ExitStack stops the child processes
-    raise SystemExit(143)
 
 
 def run(args: argparse.Namespace) -> str:

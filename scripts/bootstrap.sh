@@ -43,8 +43,11 @@ if [ ! -f "$venv/.complete" ]; then
   say "creating virtualenv $venv (first run only)"
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  # every transitive dependency is pinned in the lock: no resolver surprises
-  "$venv/bin/python" -m pip install -q --no-deps -r "$repo/requirements.lock" >&2
+  # every transitive dependency is pinned in the lock: no resolver surprises.
+  # llama-cpp-python has no wheel on the index: a portable CPU build (about 4 minutes on
+  # 2 cores; pip caches the wheel, so later venvs reuse it)
+  CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
+    "$venv/bin/python" -m pip install -q --no-deps -r "$repo/requirements.lock" >&2
   "$venv/bin/python" -m pip check >&2
   touch "$venv/.complete"
 fi
@@ -58,11 +61,16 @@ ln -sfn "$venv" "$repo/.venv"
 # --- LiveKit server (Go, from the module proxy; cached) -------------------------------
 VOCABLE_CACHE_DIR="$cache" "$venv/bin/vocable" livekit install >/dev/null
 
-# --- test-only system packages --------------------------------------------------------
+# --- system packages --------------------------------------------------------------------
+# espeak-ng speaks the languages Piper cannot (run as a separate program)
+missing=()
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 if [ "$mode" = test ]; then
+  command -v sox >/dev/null || missing+=(sox)
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then
-    apt_install postgresql
+    missing+=(postgresql)
   fi
 fi
+if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 echo "$venv"

@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     """Name the worker registers under; tokens dispatch this name."""
     worker_max_jobs: int = Field(default=4, ge=1, le=64)
     """Calls one worker process takes at once; capacity is counted in calls, not CPU."""
+    worker_prewarm_llm: str | None = "qwen2.5-1.5b"
+    """Embedded LLM a worker loads at start (with the default STT, TTS and VAD); empty: none."""
+    stt_threads: int = Field(default=2, ge=1, le=64)
+    llm_threads: int = Field(default=2, ge=1, le=64)
+    tts_threads: int = Field(default=1, ge=1, le=64)
+    """Threads for the embedded engines; they take turns, so each may use every core."""
+
+    openai_base_url: str | None = None
+    """Any OpenAI-compatible endpoint, for agents that choose ``openai-compatible`` engines."""
+    openai_api_key: SecretStr | None = None
+    openai_llm_model: str = "gpt-4o-mini"
+    openai_stt_model: str = "whisper-1"
+    openai_tts_model: str = "tts-1"
+    openai_tts_voice: str = "alloy"
+
     token_ttl_seconds: int = Field(default=600, ge=30, le=86400)
     """How long a minted token may be used to join (LiveKit checks it on first connect)."""
 

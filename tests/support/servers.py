@@ -103,6 +103,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "VOCABLE_API_PORT": str(settings.api_port),
             "VOCABLE_LIVEKIT_PORT": str(settings.livekit_port),
             "VOCABLE_AGENT_NAME": settings.agent_name,
+            "VOCABLE_WORKER_PREWARM_LLM": settings.worker_prewarm_llm or "",
         }
     )
     if settings.database_url:

@@ -1,0 +1,371 @@
+"""Language engine: a packaged GGUF model on llama.cpp, streamed into livekit-agents.
+
+One ``llama_cpp.Llama`` is loaded per process and model file (``load_llama``) and shared
+by every call's ``LlamaLLM``. A ``Llama`` holds one KV cache and is not thread-safe, so
+generations on a model run one at a time under a per-model lock, in a worker thread; the
+tokens reach the event loop as they are sampled.
+
+Later turns are fast because llama.cpp keeps the previous request's tokens in its KV
+cache and evaluates only the part of the new prompt that differs. The conversation is
+rendered with the model's own chat template, so a call's system prompt and earlier turns
+are the same tokens every turn and only the newest user turn is evaluated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Never
+
+from livekit.agents import APIError, llm, utils
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
+from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from llama_cpp.llama_types import (
+    ChatCompletionRequestAssistantMessage,
+    ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestUserMessage,
+)
+
+log = logging.getLogger("vocable.providers.llama")
+
+_load_lock = threading.Lock()
+_loaded: dict[Path, tuple[Llama, int, int]] = {}
+
+
+def load_llama(path: Path, *, n_threads: int, n_ctx: int = 4096) -> Llama:
+    """Load the GGUF model at ``path`` once per process; later calls return the same one.
+
+    Blocking (seconds): call it at worker start or off the event loop. ``n_threads`` is
+    used for both prompt evaluation and decoding; llama.cpp would otherwise take every
+    core and starve speech recognition and synthesis running beside it.
+
+    Raises:
+        ValueError: the model was already loaded with other settings.
+    """
+    key = path.resolve()
+    with _load_lock:
+        if key in _loaded:
+            model, loaded_threads, loaded_ctx = _loaded[key]
+            if (loaded_threads, loaded_ctx) != (n_threads, n_ctx):
+                raise ValueError(
+                    f"{key.name} is already loaded with n_threads={loaded_threads},"
+                    f" n_ctx={loaded_ctx}; asked for n_threads={n_threads}, n_ctx={n_ctx}"
+                )
+            return model
+        model = Llama(
+            model_path=str(key),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            n_gpu_layers=0,
+            verbose=False,
+        )
+        _loaded[key] = (model, n_threads, n_ctx)
+        return model
+
+
+class _ChatTemplate:
+    """The model's own chat template (from the GGUF metadata), rendered to token ids."""
+
+    def __init__(self, model: Llama) -> None:
+        template = model.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError("the GGUF file has no tokenizer.chat_template")
+        self._model = model
+        self._formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(model.token_eos()),
+            bos_token=self._token_text(model.token_bos()),
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._model.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def render(self, messages: list[ChatCompletionRequestMessage]) -> tuple[list[int], list[str]]:
+        """Prompt token ids (with the assistant turn opened) and the stop strings."""
+        formatted = self._formatter(messages=messages)
+        tokens = self._model.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        stop = formatted.stop
+        return tokens, [stop] if isinstance(stop, str) else list(stop or [])
+
+
+@dataclass
+class _SharedModel:
+    lock: threading.Lock
+    template: _ChatTemplate
+
+
+_shared_lock = threading.Lock()
+_shared: weakref.WeakKeyDictionary[Llama, _SharedModel] = weakref.WeakKeyDictionary()
+
+
+def _shared_for(model: Llama) -> _SharedModel:
+    """The generation lock and template of ``model``, shared by all its ``LlamaLLM``s."""
+    with _shared_lock:
+        shared = _shared.get(model)
+        if shared is None:
+            shared = _SharedModel(lock=threading.Lock(), template=_ChatTemplate(model))
+            _shared[model] = shared
+        return shared
+
+
+class LlamaLLM(llm.LLM[Never]):  # Never: no events beyond the base LLM's
+    """livekit-agents ``LLM`` backed by an in-process llama.cpp model.
+
+    Replies go straight to speech, so ``max_tokens`` is small; the caller's system prompt
+    asks for brevity, nothing is added to it here.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Llama,
+        model_name: str,
+        max_tokens: int = 160,
+        temperature: float = 0.4,
+    ) -> None:
+        """Wrap ``model`` (from ``load_llama``); ``model_name`` is the catalog's engine name."""
+        super().__init__()
+        self._llama = model
+        self._shared = _shared_for(model)
+        self._model_name = model_name
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+
+    @property
+    def model(self) -> str:
+        """The engine name, e.g. ``qwen2.5-1.5b``."""
+        return self._model_name
+
+    @property
+    def provider(self) -> str:
+        """Always ``llama.cpp``."""
+        return "llama.cpp"
+
+    def chat(
+        self,
+        *,
+        chat_ctx: llm.ChatContext,
+        tools: list[llm.Tool] | None = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
+        tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
+        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
+    ) -> LlamaStream:
+        """Start a reply to ``chat_ctx``; iterate the returned stream for its chunks.
+
+        ``extra_kwargs`` may override ``max_tokens`` and ``temperature`` for this reply.
+        ``tools``, ``parallel_tool_calls`` and ``tool_choice`` are accepted and ignored
+        for now: tool calls are not offered to the model yet (see ``_generate``).
+        """
+        options = dict(extra_kwargs) if utils.is_given(extra_kwargs) else {}
+        unknown = set(options) - {"max_tokens", "temperature"}
+        if unknown:
+            raise ValueError(f"unsupported extra_kwargs for llama.cpp: {sorted(unknown)}")
+        return LlamaStream(
+            self,
+            chat_ctx=chat_ctx,
+            tools=tools or [],
+            conn_options=conn_options,
+            max_tokens=int(options.get("max_tokens", self._max_tokens)),
+            temperature=float(options.get("temperature", self._temperature)),
+        )
+
+
+class LlamaStream(llm.LLMStream):
+    """One reply: text chunks as the model samples them, then one usage chunk."""
+
+    def __init__(
+        self,
+        llm_: LlamaLLM,
+        *,
+        chat_ctx: llm.ChatContext,
+        tools: list[llm.Tool],
+        conn_options: APIConnectOptions,
+        max_tokens: int,
+        temperature: float,
+    ) -> None:
+        super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
+        self._engine = llm_
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+
+    async def _run(self) -> None:
+        request_id = utils.shortuuid("llama_")
+        messages = chat_messages(self._chat_ctx)
+        loop = asyncio.get_running_loop()
+        texts: asyncio.Queue[str | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def send(text: str | None) -> None:
+            try:
+                loop.call_soon_threadsafe(texts.put_nowait, text)
+            except RuntimeError:  # the loop is closed: nobody is reading any more
+                stop.set()
+
+        def work() -> llm.CompletionUsage:
+            try:
+                return _generate(
+                    self._engine._llama,
+                    self._engine._shared,
+                    messages,
+                    max_tokens=self._max_tokens,
+                    temperature=self._temperature,
+                    on_text=send,
+                    stop=stop,
+                )
+            finally:
+                send(None)
+
+        job = loop.run_in_executor(None, work)
+        try:
+            while (text := await texts.get()) is not None:
+                delta = llm.ChoiceDelta(role="assistant", content=text)
+                self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
+            # shield: a cancelled stream must not cancel the job's future, whose result
+            # (or error) _log_late_failure still reads
+            usage = await asyncio.shield(job)
+        except (ValueError, RuntimeError) as e:
+            # llama.cpp reports a prompt over the context or a failed decode this way;
+            # retrying the same prompt on the same model would fail the same way.
+            raise APIError(f"llama.cpp generation failed: {e}", retryable=False) from e
+        finally:
+            # Closing the stream cancels this task; the worker thread sees the flag
+            # before its next token and releases the model.
+            stop.set()
+            if not job.done():
+                job.add_done_callback(_log_late_failure)
+        self._event_ch.send_nowait(llm.ChatChunk(id=request_id, usage=usage))
+
+
+def _log_late_failure(job: asyncio.Future[llm.CompletionUsage]) -> None:
+    if not job.cancelled() and (error := job.exception()) is not None:
+        log.warning("generation failed after its stream was closed", exc_info=error)
+
+
+def chat_messages(chat_ctx: llm.ChatContext) -> list[ChatCompletionRequestMessage]:
+    """The chat context as chat-template messages: system, user and assistant text.
+
+    ``developer`` counts as ``system``, and consecutive system messages (an agent's
+    instructions and its per-turn additions) are joined, since the chat template gives a
+    system prompt one slot. Images and audio are dropped: the model reads text only.
+    """
+    turns: list[tuple[str, str]] = []
+    for item in chat_ctx.items:
+        if not isinstance(item, llm.ChatMessage):
+            # Function calls and their outputs are skipped until tool calls are supported.
+            continue
+        text = item.text_content
+        if not text:
+            continue
+        role = "system" if item.role in ("system", "developer") else item.role
+        if role == "system" and turns and turns[-1][0] == "system":
+            turns[-1] = ("system", f"{turns[-1][1]}\n{text}")
+        else:
+            turns.append((role, text))
+    return [_message(role, text) for role, text in turns]
+
+
+def _message(role: str, text: str) -> ChatCompletionRequestMessage:
+    if role == "system":
+        return ChatCompletionRequestSystemMessage(role="system", content=text)
+    if role == "assistant":
+        return ChatCompletionRequestAssistantMessage(role="assistant", content=text)
+    return ChatCompletionRequestUserMessage(role="user", content=text)
+
+
+def _fit_prompt(
+    template: _ChatTemplate, messages: list[ChatCompletionRequestMessage], limit: int
+) -> tuple[list[int], list[str]]:
+    """Render ``messages``, dropping the oldest turns after the system prompt to fit."""
+    kept = list(messages)
+    while True:
+        tokens, stop = template.render(kept)
+        if len(tokens) <= limit:
+            return tokens, stop
+        first_turn = 1 if kept and kept[0]["role"] == "system" else 0
+        if len(kept) - first_turn <= 1:
+            raise ValueError(f"prompt of {len(tokens)} tokens does not fit in {limit}")
+        del kept[first_turn]
+
+
+def _generate(
+    model: Llama,
+    shared: _SharedModel,
+    messages: list[ChatCompletionRequestMessage],
+    *,
+    max_tokens: int,
+    temperature: float,
+    on_text: Callable[[str], None],
+    stop: threading.Event,
+) -> llm.CompletionUsage:
+    """Blocking generation, run in a worker thread; hands each text piece to ``on_text``.
+
+    This is ``Llama.create_chat_completion`` unrolled: the same template rendering and
+    ``create_completion`` call, done here so that the prompt's token count, and how much
+    of it llama.cpp's KV cache already held, are known for the usage report.
+    """
+    # Tool calls will go here: pass the tools to the template (Qwen2.5's renders them
+    # into the system prompt), then parse the bare JSON the model emits into
+    # FunctionToolCall deltas instead of forwarding it as text.
+    tokens, stop_strings = _fit_prompt(shared.template, messages, limit=model.n_ctx() - max_tokens)
+    with shared.lock:
+        if stop.is_set():
+            return llm.CompletionUsage(completion_tokens=0, prompt_tokens=0, total_tokens=0)
+        held = model.input_ids[: model.n_tokens].tolist()
+        cached = _common_prefix(held, tokens)
+        chunks = model.create_completion(
+            prompt=tokens,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop_strings,
+            stream=True,
+        )
+        if not isinstance(chunks, Generator):
+            raise TypeError("llama.cpp returned a whole completion for a streamed request")
+        produced = False
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                text = chunk["choices"][0]["text"]
+                if text:
+                    produced = True
+                    on_text(text)
+        finally:
+            chunks.close()
+        # The KV cache now holds the prompt and every sampled token but the last one.
+        completion = model.n_tokens - len(tokens) + 1 if produced else 0
+    return llm.CompletionUsage(
+        completion_tokens=completion,
+        prompt_tokens=len(tokens),
+        prompt_cached_tokens=cached,
+        total_tokens=len(tokens) + completion,
+    )
+
+
+def _common_prefix(held: list[int], prompt: list[int]) -> int:
+    """How many prompt tokens llama.cpp will reuse from its KV cache."""
+    n = 0
+    for a, b in zip(held, prompt, strict=False):
+        if a != b:
+            break
+        n += 1
+    # llama.cpp re-evaluates at least one token to get fresh logits.
+    return min(n, len(prompt) - 1)

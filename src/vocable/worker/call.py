@@ -1,0 +1,108 @@
+"""One call: configure an AgentSession from the session's effective config and run it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import langcodes
+from livekit import rtc
+from livekit.agents import Agent, AgentSession, JobContext
+from livekit.agents.voice import room_io
+
+from vocable.api.schemas import WorkerSessionConfig
+from vocable.providers.registry import EngineFactory, Engines
+from vocable.worker.bridge import ChatBridge
+from vocable.worker.channel import WorkerChannel
+
+log = logging.getLogger("vocable.worker.call")
+
+SPEECH_STYLE = (
+    "You are speaking on a live voice call. Answer in one to three short sentences of plain "
+    "spoken {language}: no lists, no markdown, no emojis."
+)
+
+
+def instructions_for(config: WorkerSessionConfig) -> str:
+    """The agent's system prompt followed by our speech-style rule in the session language."""
+    language = langcodes.Language.get(config.language).display_name("en")
+    style = SPEECH_STYLE.format(language=language)
+    prompt = config.system_prompt.strip()
+    return f"{prompt}\n\n{style}" if prompt else style
+
+
+def build_session(engines: Engines) -> AgentSession[None]:
+    return AgentSession(
+        stt=engines.stt,
+        llm=engines.llm,
+        tts=engines.tts,
+        vad=engines.vad,
+        turn_handling={
+            # VAD endpointing: Whisper gives no partial transcripts, and nothing may
+            # reach a cloud service (the adaptive modes are LiveKit Cloud only)
+            "turn_detection": "vad",
+            "endpointing": {"min_delay": 0.35, "max_delay": 2.0},
+            "interruption": {"enabled": True, "mode": "vad", "min_duration": 0.4},
+            "preemptive_generation": {"enabled": False},
+        },
+        user_away_timeout=None,
+    )
+
+
+async def run_call(
+    ctx: JobContext, channel: WorkerChannel, factory: EngineFactory, session_id: str
+) -> str:
+    """Greet, converse until the caller leaves or time runs out; return the end reason."""
+    config = await channel.session_config(session_id)
+    await ctx.connect()
+    await channel.report_event(session_id, "started")
+
+    # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
+    engines = await asyncio.to_thread(factory.build, config)
+    session = build_session(engines)
+    bridge = ChatBridge(
+        room=ctx.room,
+        session=session,
+        channel=channel,
+        session_id=session_id,
+        caller_identity=config.participant_identity,
+    )
+    bridge.attach()
+    ended = asyncio.Event()
+    reason = "max_duration"
+
+    def _on_leave(participant: rtc.RemoteParticipant) -> None:
+        nonlocal reason
+        if participant.identity == config.participant_identity:
+            reason = "caller_left"
+            ended.set()
+
+    def _on_close(_: object) -> None:
+        nonlocal reason
+        if not ended.is_set():
+            reason = "session_closed"
+            ended.set()
+
+    ctx.room.on("participant_disconnected", _on_leave)
+    session.on("close", _on_close)
+    await session.start(
+        agent=Agent(instructions=instructions_for(config)),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(
+            # our text protocol is voice.user_text / voice.reply, handled by the bridge
+            text_input=False,
+            participant_identity=config.participant_identity,
+            close_on_disconnect=False,
+        ),
+        record=False,
+    )
+    if config.greeting.strip():
+        session.say(config.greeting.strip(), allow_interruptions=True)
+    try:
+        await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
+    except TimeoutError:
+        reason = "max_duration"
+    await bridge.drain()
+    await session.aclose()
+    await bridge.drain()
+    return reason
