@@ -74,6 +74,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InferenceServer
         "VOCABLE_STT_THREADS": "2",
         "VOCABLE_TTS_THREADS": "1",
         "VOCABLE_LOG_LEVEL": "warning",
+        # as `vocable worker` does: idle llama.cpp threads would spin and slow Whisper/Piper
+        "OMP_WAIT_POLICY": "PASSIVE",
     }
     log_path = tmp_path_factory.mktemp("inference") / "server.log"
     with log_path.open("wb") as log:

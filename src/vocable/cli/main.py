@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from typing import Annotated, Any
@@ -179,9 +180,28 @@ def api() -> None:
 @app.command()
 def worker() -> None:
     """Run a voice worker alone (it registers with LiveKit and waits for sessions)."""
+    # llama.cpp's OpenMP threads spin while idle and starve STT/TTS on a small machine;
+    # must be set before llama_cpp is imported
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from vocable.worker.main import run_worker
 
     run_worker(Settings())
+
+
+@app.command()
+def inference(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8100,
+    api_key_stdin: Annotated[
+        bool, typer.Option("--api-key-stdin", help="Require this bearer key (read from stdin).")
+    ] = False,
+) -> None:
+    """Serve the embedded engines over an OpenAI-compatible API (/v1/chat/completions, ...)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see `worker`
+    from vocable.inference import run_inference_server
+
+    key = sys.stdin.readline().strip() if api_key_stdin else None
+    run_inference_server(Settings(), host=host, port=port, api_key=key or None)
 
 
 @app.command()

@@ -29,8 +29,10 @@ Model ids:
 
 Unknown ids get 404 (``code: model_not_found``), malformed bodies 400, a missing or wrong
 key 401 (``code: invalid_api_key``) and an engine whose package is not installed 503.
-Each engine loads on its first request and stays loaded; engines run one request at a
-time each, in worker threads, never on the event loop.
+Each engine loads on its first request and stays loaded. Each model serves one request at
+a time, in a worker thread, never on the event loop; espeak-ng runs as one process per
+request. Streamed replies carry SSE comments while the first token is awaited, so clients
+with short read timeouts do not give up while a model loads.
 """
 
 from vocable.inference.app import create_inference_app, run_inference_server

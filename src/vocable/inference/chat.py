@@ -7,9 +7,6 @@ ignored (the embedded engine does not offer tools to the model yet), and ``stop`
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 import time
 import uuid
@@ -24,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vocable.inference.deps import EnginesDep
 from vocable.inference.engines import InferenceEngines
 from vocable.inference.errors import OpenAIError, engine_failed
+from vocable.inference.sse import sse_event, with_keepalive
 from vocable.providers.llama_llm import LlamaLLM
 
 log = logging.getLogger("vocable.inference.chat")
@@ -35,10 +33,6 @@ MAX_TOKENS_LIMIT = 2048
 """Larger requests are clamped: half of the 4096-token context stays for the prompt."""
 DEFAULT_TEMPERATURE = 0.4
 """The worker's default for spoken replies; OpenAI's 1.0 makes small models ramble."""
-KEEPALIVE_SECONDS = 2.0
-"""An SSE comment goes out after this long without a token. OpenAI clients time out on
-reads (livekit's plugin after 10 s); loading a model or reading a long prompt on a small
-CPU can take longer than that before the first token."""
 
 
 class ContentPart(BaseModel):
@@ -110,7 +104,7 @@ async def create_chat_completion(
     )
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
-        events = _with_keepalive(reply.sse(engines, chat_ctx, include_usage=include_usage))
+        events = with_keepalive(reply.sse(engines, chat_ctx, include_usage=include_usage))
         return StreamingResponse(
             events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
@@ -176,25 +170,25 @@ class _Reply:
         OpenAI clients raise as an error.
         """
         extra = {"usage": None} if include_usage else {}
-        yield _event(self._chunk({"role": "assistant", "content": ""}, None) | extra)
+        yield sse_event(self._chunk({"role": "assistant", "content": ""}, None) | extra)
         usage: llm.CompletionUsage | None = None
         try:
             engine = await engines.chat(self.model)
             async with self._chunks(engine, chat_ctx) as stream:
                 async for chunk in stream:
                     if chunk.delta and chunk.delta.content:
-                        yield _event(self._chunk({"content": chunk.delta.content}, None) | extra)
+                        yield sse_event(self._chunk({"content": chunk.delta.content}, None) | extra)
                     usage = chunk.usage or usage
         except OpenAIError as e:
-            yield _event(e.body())
+            yield sse_event(e.body())
             return
         except APIError as e:
             log.warning("generation failed", exc_info=e)
-            yield _event(engine_failed("generation").body())
+            yield sse_event(engine_failed("generation").body())
             return
-        yield _event(self._chunk({}, self._finish_reason(usage)) | extra)
+        yield sse_event(self._chunk({}, self._finish_reason(usage)) | extra)
         if include_usage:
-            yield _event(self._envelope("chat.completion.chunk", []) | _usage(usage))
+            yield sse_event(self._envelope("chat.completion.chunk", []) | _usage(usage))
         yield "data: [DONE]\n\n"
 
     def _finish_reason(self, usage: llm.CompletionUsage | None) -> str:
@@ -237,44 +231,3 @@ def _usage(usage: llm.CompletionUsage | None) -> dict[str, Any]:
             "prompt_tokens_details": {"cached_tokens": usage.prompt_cached_tokens},
         }
     }
-
-
-def _event(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-async def _with_keepalive(events: AsyncIterator[str]) -> AsyncIterator[str]:
-    """``events``, with an SSE comment whenever none came for ``KEEPALIVE_SECONDS``.
-
-    The events are produced by a task of their own so that waiting for the next one can
-    time out without cancelling the generation.
-    """
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in events:
-                queue.put_nowait(event)
-        finally:
-            queue.put_nowait(None)
-
-    producer = asyncio.create_task(pump())
-    next_event = asyncio.ensure_future(queue.get())
-    try:
-        while True:
-            done, _ = await asyncio.wait({next_event}, timeout=KEEPALIVE_SECONDS)
-            if not done:
-                yield ": keep-alive\n\n"
-                continue
-            event = next_event.result()
-            if event is None:
-                break
-            yield event
-            next_event = asyncio.ensure_future(queue.get())
-        await producer  # re-raises what the producer raised
-    finally:
-        # The client went away (or the stream ended): stop generating.
-        next_event.cancel()
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await producer
