@@ -70,6 +70,20 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def _wait_registered(
+    livekit_log: Path, proc: subprocess.Popen[bytes], timeout: float = 600
+) -> None:
+    """Wait until LiveKit says a worker registered, so the first call is answered."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited with {proc.returncode}; see worker.log")
+        if "worker registered" in livekit_log.read_text(errors="replace"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the worker did not register with LiveKit; see worker.log")
+
+
 def _child(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -107,7 +121,10 @@ def run_up(settings: Settings, *, with_worker: bool) -> int:
         children.append(api)
         _wait_http(settings.resolved_api_url + "/healthz", api)
         if with_worker:
-            children.append(_child(["worker"], logs / "worker.log"))
+            typer.echo("starting the voice worker (loading the embedded models)...")
+            worker = _child(["worker"], logs / "worker.log")
+            children.append(worker)
+            _wait_registered(logs / "livekit.log", worker)
         _print_banner(settings, password)
         while not stopping:
             for child in children:
@@ -116,6 +133,9 @@ def run_up(settings: Settings, *, with_worker: bool) -> int:
                     return 1
             time.sleep(0.5)
         return 0
+    except (RuntimeError, LiveKitUnavailable) as exc:
+        typer.echo(f"error: {exc} (logs in {logs})", err=True)
+        return 1
     finally:
         for child in reversed(children):
             if child.poll() is None:
