@@ -127,6 +127,7 @@ def main() -> None:
         f"p50 {statistics.median(lat):.2f} s  p95 {pct(lat, 95):.2f} s  "
         f"min {min(lat):.2f} s  max {max(lat):.2f} s"
     )
+    print("per turn:", " ".join(f"{x:.2f}" for x in lat))
     print("worker stage breakdown (median over turns, seconds):")
     for stage in STAGES:
         values = [t["metrics"][stage] for t in result["turns"] if stage in t["metrics"]]

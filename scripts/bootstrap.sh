@@ -51,15 +51,28 @@ if [ ! -f "$venv/.complete" ]; then
   "$venv/bin/python" -m pip check >&2
   touch "$venv/.complete"
 fi
-# the project itself, editable, from this checkout (seconds)
-if [ "$(cat "$venv/.vocable-src" 2>/dev/null)" != "$repo" ] || [ ! -x "$venv/bin/vocable" ]; then
-  "$venv/bin/python" -m pip install -q --no-deps -e "$repo" >&2
-  echo "$repo" > "$venv/.vocable-src"
+# Older bootstraps installed the project into the shared venv; that would shadow checkouts
+if [ -e "$venv/bin/vocable" ]; then "$venv/bin/python" -m pip uninstall -q -y vocable >&2 || true; fi
+
+# --- this checkout's own small venv: the shared packages plus this checkout's src ---------
+# (several clones share one dependency venv; each sees only its own code)
+local_venv="$repo/.venv"
+site_dir="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+[ -L "$local_venv" ] && rm -f "$local_venv"
+if [ ! -x "$local_venv/bin/python" ] || ! grep -qF "$site_dir" "$local_venv/.vocable-deps" 2>/dev/null; then
+  rm -rf "$local_venv"
+  "$python" -m venv --without-pip "$local_venv"
+  local_site="$("$local_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  # addsitedir also runs the shared site's own .pth files (namespace packages, etc.)
+  printf 'import site; site.addsitedir(%s)\n' "'$site_dir'" > "$local_site/vocable-deps.pth"
+  printf '%s\n' "$repo/src" > "$local_site/vocable-src.pth"
+  printf '#!%s\nfrom vocable.cli.main import app\napp()\n' "$local_venv/bin/python" > "$local_venv/bin/vocable"
+  chmod +x "$local_venv/bin/vocable"
+  echo "$site_dir" > "$local_venv/.vocable-deps"
 fi
-ln -sfn "$venv" "$repo/.venv"
 
 # --- LiveKit server (Go, from the module proxy; cached) -------------------------------
-VOCABLE_CACHE_DIR="$cache" "$venv/bin/vocable" livekit install >/dev/null
+VOCABLE_CACHE_DIR="$cache" "$local_venv/bin/vocable" livekit install >/dev/null
 
 # --- system packages --------------------------------------------------------------------
 # espeak-ng speaks the languages Piper cannot (run as a separate program)
@@ -73,4 +86,4 @@ if [ "$mode" = test ]; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
-echo "$venv"
+echo "$local_venv"

@@ -4,7 +4,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$("$repo/scripts/bootstrap.sh" test | tail -n 1)"
 cd "$repo"
-export PATH="$venv/bin:$PATH"
-echo "== ruff"; ruff check src tests bench scripts; ruff format --check src tests bench scripts
-echo "== mypy"; mypy
-echo "== pytest"; exec pytest "$@"
+py="$venv/bin/python"
+echo "== ruff"; "$py" -m ruff check src tests bench scripts; "$py" -m ruff format --check src tests bench scripts
+echo "== mypy"; "$py" -m mypy
+echo "== pytest"; exec "$py" -m pytest "$@"

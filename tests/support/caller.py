@@ -180,6 +180,9 @@ class Caller:
                     chunk = np.pad(chunk, (0, step - len(chunk)))
                 frame = rtc.AudioFrame(chunk.astype(np.int16).tobytes(), SAMPLE_RATE, 1, step)
                 await self._mic.capture_frame(frame)
+            # capture_frame returns once a frame is queued; the end of speech is when the
+            # queue has played out (up to a second later)
+            await self._mic.wait_for_playout()
         finally:
             self._speaking = False
         return time.monotonic()

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from tests.support.net import free_port
+from tests.support.net import free_ports
 from vocable.api.app import create_app
 from vocable.db.migrate import upgrade_to_head
 from vocable.livekit.server import LiveKitServer, find_binary, start_server
@@ -59,12 +59,13 @@ def running_api(platform: Platform) -> Iterator[ApiServer]:
 
 def make_settings(data_dir: Path, database_url: str | None = None, **overrides: object) -> Settings:
     udp = random.randrange(40000, 49000, 200)
+    api_port, livekit_port, tcp_port = free_ports(3)
     values: dict[str, object] = {
         "data_dir": data_dir,
         "database_url": database_url,
-        "api_port": free_port(),
-        "livekit_port": free_port(),
-        "livekit_tcp_port": free_port(),
+        "api_port": api_port,
+        "livekit_port": livekit_port,
+        "livekit_tcp_port": tcp_port,
         "livekit_udp_port_start": udp,
         "livekit_udp_port_end": udp + 199,
     }

@@ -138,12 +138,20 @@ class LiveKitServer:
 
     process: subprocess.Popen[bytes]
     http_url: str
+    log_path: Path | None = None
+
+    def _log_tail(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "; last log line: " + self.log_path.read_text(errors="replace").strip()[-300:]
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LiveKitUnavailable(f"livekit-server exited with {self.process.returncode}")
+                raise LiveKitUnavailable(
+                    f"livekit-server exited with {self.process.returncode}{self._log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.http_url, timeout=1) as resp:  # noqa: S310
                     if resp.status == 200:
@@ -175,4 +183,6 @@ def start_server(
         stdin=subprocess.DEVNULL,
     )
     host = "127.0.0.1" if settings.livekit_bind in {"0.0.0.0", "::"} else settings.livekit_bind
-    return LiveKitServer(process=process, http_url=f"http://{host}:{settings.livekit_port}/")
+    return LiveKitServer(
+        process=process, http_url=f"http://{host}:{settings.livekit_port}/", log_path=log_path
+    )

@@ -7,10 +7,13 @@ import logging
 
 import langcodes
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, JobContext
+from livekit.agents import Agent, AgentSession, APIError, JobContext
+from livekit.agents.llm import ChatContext
 from livekit.agents.voice import room_io
+from livekit.agents.voice.events import CloseEvent
 
 from vocable.api.schemas import WorkerSessionConfig
+from vocable.providers.llama_llm import LlamaLLM
 from vocable.providers.registry import EngineFactory, Engines
 from vocable.worker.bridge import ChatBridge
 from vocable.worker.channel import WorkerChannel
@@ -49,6 +52,24 @@ def build_session(engines: Engines) -> AgentSession[None]:
     )
 
 
+async def warm_prompt_cache(engines: Engines, instructions: str) -> None:
+    """Evaluate the system prompt while the greeting plays.
+
+    llama.cpp reuses the longest common token prefix of consecutive requests, so the
+    caller's first question then costs only its own tokens (seconds saved on 2 cores).
+    """
+    if not isinstance(engines.llm, LlamaLLM):
+        return
+    ctx = ChatContext.empty()
+    ctx.add_message(role="system", content=instructions)
+    try:
+        async with engines.llm.chat(chat_ctx=ctx, extra_kwargs={"max_tokens": 1}) as stream:
+            async for _ in stream:
+                pass
+    except APIError:
+        log.warning("warming the prompt cache failed; the first turn will be slower")
+
+
 async def run_call(
     ctx: JobContext, channel: WorkerChannel, factory: EngineFactory, session_id: str
 ) -> str:
@@ -77,10 +98,11 @@ async def run_call(
             reason = "caller_left"
             ended.set()
 
-    def _on_close(_: object) -> None:
+    def _on_close(ev: CloseEvent) -> None:
         nonlocal reason
         if not ended.is_set():
-            reason = "session_closed"
+            log.warning("agent session closed: %s", ev.reason)
+            reason = f"session_closed:{ev.reason}"[:64]
             ended.set()
 
     ctx.room.on("participant_disconnected", _on_leave)
@@ -98,10 +120,13 @@ async def run_call(
     )
     if config.greeting.strip():
         session.say(config.greeting.strip(), allow_interruptions=True)
+    warm = asyncio.create_task(warm_prompt_cache(engines, instructions_for(config)))
     try:
         await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
     except TimeoutError:
         reason = "max_duration"
+        ended.set()  # our own aclose() below must not count as another reason
+    warm.cancel()
     await bridge.drain()
     await session.aclose()
     await bridge.drain()
