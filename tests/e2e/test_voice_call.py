@@ -219,6 +219,9 @@ async def test_call_record_holds_the_transcript_and_turn_metrics(stack: Stack) -
     assert ("user", "When do you close?") in roles
     agent_turns = [t for t in record["turns"] if t["role"] == "agent" and t["seq"] > 0]
     assert agent_turns and "llm_node_ttft" in agent_turns[0]["metrics"]
+    usage = record["usage"]
+    assert usage["turns"] == len(record["turns"]) and usage["duration_seconds"] > 0
+    assert usage["models"], usage
 
 
 async def test_a_spanish_call_is_transcribed_and_answered(stack: Stack, tmp_path: Path) -> None:

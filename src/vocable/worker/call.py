@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 import langcodes
 from livekit import rtc
@@ -70,10 +72,25 @@ async def warm_prompt_cache(engines: Engines, instructions: str) -> None:
         log.warning("warming the prompt cache failed; the first turn will be slower")
 
 
+@dataclass
+class CallOutcome:
+    reason: str
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+def usage_summary(session: AgentSession[None], bridge: ChatBridge) -> dict[str, Any]:
+    """Per-engine usage (tokens, audio seconds, characters) and message counts."""
+    return {
+        "models": [u.model_dump(mode="json") for u in session.usage.model_usage],
+        "turns": bridge.turns_reported,
+        "ignored_messages": bridge.ignored_messages,
+    }
+
+
 async def run_call(
     ctx: JobContext, channel: WorkerChannel, factory: EngineFactory, session_id: str
-) -> str:
-    """Greet, converse until the caller leaves or time runs out; return the end reason."""
+) -> CallOutcome:
+    """Greet, converse until the caller leaves or time runs out; say why it ended."""
     config = await channel.session_config(session_id)
     await ctx.connect()
     await channel.report_event(session_id, "started")
@@ -130,4 +147,4 @@ async def run_call(
     await bridge.drain()
     await session.aclose()
     await bridge.drain()
-    return reason
+    return CallOutcome(reason=reason, usage=usage_summary(session, bridge))

@@ -17,7 +17,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 from vocable.platform_secrets import PlatformSecrets, load_or_create_secrets
 from vocable.providers.registry import EngineFactory
 from vocable.settings import Settings
-from vocable.worker.call import run_call
+from vocable.worker.call import CallOutcome, run_call
 from vocable.worker.channel import WorkerChannel
 
 log = logging.getLogger("vocable.worker")
@@ -64,11 +64,12 @@ async def entrypoint(ctx: JobContext) -> None:
         api_url=runtime.settings.resolved_api_url, worker_token=runtime.secrets.worker_token
     )
     started = time.monotonic()
-    reason = "error"
+    outcome = CallOutcome(reason="error")
     try:
-        reason = await run_call(ctx, channel, runtime.engines, session_id)
+        outcome = await run_call(ctx, channel, runtime.engines, session_id)
     finally:
-        usage = {"duration_seconds": round(time.monotonic() - started, 3)}
+        reason = outcome.reason
+        usage = {**outcome.usage, "duration_seconds": round(time.monotonic() - started, 3)}
         try:
             await channel.report_event(session_id, "ended", reason=reason, usage=usage)
         finally:
