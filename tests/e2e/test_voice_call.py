@@ -178,6 +178,20 @@ async def test_talking_over_the_agent_stops_it(
     assert rms(tail) < 300, "agent kept speaking over the caller"
 
 
+async def test_text_only_session_answers_in_text_without_audio(stack: Stack) -> None:
+    caller, _ = await start_call(stack, text_only=True)
+    try:
+        joined = time.monotonic()
+        assert (await caller.wait_reply("agent_text", timeout=60))["text"] == GREETING
+        sent = await caller.send_text("When do you open?")
+        reply = await caller.wait_reply("agent_text", since=sent, timeout=90)
+        assert words(reply["text"]) & NINE, reply
+        await asyncio.sleep(1.0)
+        assert caller.first_sound_after(joined) is None  # nothing was spoken
+    finally:
+        await caller.leave()
+
+
 async def test_garbage_on_the_text_topic_does_not_break_the_call(
     call: tuple[Caller, dict[str, str]],
 ) -> None:

@@ -91,6 +91,8 @@ class SessionRequest(BaseModel):
     mcp_headers: McpHeaders | None = None
     metadata: Metadata | None = None
     origin_url: HttpUrlStr | None = None
+    text_only: bool = False
+    """Chat without audio: the agent neither listens to nor speaks in the room."""
 
 
 class SessionCredentials(BaseModel):
@@ -257,6 +259,7 @@ class WorkerSessionConfig(BaseModel):
     max_call_seconds: int
     mcp_headers: dict[str, str]
     metadata: dict[str, Any]
+    text_only: bool = False
 
 
 class WorkerEvent(BaseModel):

@@ -42,6 +42,7 @@ def _effective_config(agent: Agent, req: SessionRequest) -> dict[str, Any]:
         "max_call_seconds": agent.max_call_seconds,
         "metadata": req.metadata or {},
         "origin_url": req.origin_url,
+        "text_only": req.text_only,
     }
 
 

@@ -130,6 +130,8 @@ async def run_call(
         room_options=room_io.RoomOptions(
             # our text protocol is voice.user_text / voice.reply, handled by the bridge
             text_input=False,
+            audio_input=not config.text_only,
+            audio_output=not config.text_only,
             participant_identity=config.participant_identity,
             close_on_disconnect=False,
         ),

@@ -50,6 +50,7 @@ def session_config(
         max_call_seconds=cfg["max_call_seconds"],
         mcp_headers=headers,
         metadata=cfg.get("metadata") or {},
+        text_only=bool(cfg.get("text_only", False)),
     )
 
 
