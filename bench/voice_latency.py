@@ -23,11 +23,8 @@ import httpx
 from tests.conftest import make_tenant
 from tests.support.caller import Caller, synthesize_speech
 from tests.support.servers import (
-    make_platform,
     make_settings,
-    running_api,
-    running_livekit,
-    running_worker,
+    running_platform,
 )
 
 PROMPT = (
@@ -53,15 +50,6 @@ def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
-
-
-def wait_registered(log: Path, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and "worker registered" in log.read_text(errors="replace"):
-            return
-        time.sleep(0.3)
-    raise RuntimeError("worker did not register")
 
 
 async def run_turns(api_url: str, key: str, agent: str, turns: int, work: Path) -> dict[str, Any]:
@@ -103,13 +91,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vocable-bench-") as tmp:
         work = Path(tmp)
         settings = make_settings(work / "data", worker_prewarm_llm=args.llm)
-        platform = make_platform(settings)
-        with (
-            running_api(platform) as api,
-            running_livekit(settings, platform),
-            running_worker(settings),
-        ):
-            wait_registered(settings.data_dir / "livekit.log")
+        with running_platform(settings) as api:
+            platform = api.platform
             tenant = make_tenant(
                 platform,
                 system_prompt=PROMPT,

@@ -14,11 +14,8 @@ from livekit import rtc
 from tests.conftest import Tenant, make_tenant
 from tests.support.servers import (
     ApiServer,
-    make_platform,
     make_settings,
-    running_api,
-    running_livekit,
-    running_worker,
+    running_platform,
 )
 
 from vocable.livekit.tokens import JoinGrant, mint_join_token
@@ -31,27 +28,14 @@ class Stack:
     livekit_log: Path
 
 
-def _wait_for_registration(log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and "worker registered" in log.read_text(errors="replace"):
-            return
-        time.sleep(0.2)
-    raise RuntimeError("worker did not register with LiveKit")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     settings = make_settings(tmp_path_factory.mktemp("data"))
-    platform = make_platform(settings)
-    with (
-        running_api(platform) as api,
-        running_livekit(settings, platform),
-        running_worker(settings),
-    ):
-        _wait_for_registration(settings.data_dir / "livekit.log")
+    with running_platform(settings) as api:
         yield Stack(
-            api=api, tenant=make_tenant(platform), livekit_log=settings.data_dir / "livekit.log"
+            api=api,
+            tenant=make_tenant(api.platform),
+            livekit_log=settings.data_dir / "livekit.log",
         )
 
 

@@ -20,11 +20,8 @@ from tests.conftest import Tenant, make_tenant
 from tests.support.caller import SAMPLE_RATE, Caller, rms, synthesize_speech
 from tests.support.servers import (
     ApiServer,
-    make_platform,
     make_settings,
-    running_api,
-    running_livekit,
-    running_worker,
+    running_platform,
 )
 
 from vocable.providers.whisper_stt import load_whisper
@@ -45,25 +42,11 @@ class Stack:
     data_dir: Path
 
 
-def _wait_for_registration(log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and "worker registered" in log.read_text(errors="replace"):
-            return
-        time.sleep(0.3)
-    raise RuntimeError("worker did not register with LiveKit")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     settings = make_settings(tmp_path_factory.mktemp("data"), worker_prewarm_llm=TEST_LLM)
-    platform = make_platform(settings)
-    with (
-        running_api(platform) as api,
-        running_livekit(settings, platform),
-        running_worker(settings),
-    ):
-        _wait_for_registration(settings.data_dir / "livekit.log")
+    with running_platform(settings) as api:
+        platform = api.platform
         tenant = make_tenant(platform, system_prompt=PROMPT, greeting=GREETING, llm_engine=TEST_LLM)
         yield Stack(api=api, tenant=tenant, data_dir=settings.data_dir)
 

@@ -130,3 +130,26 @@ def running_worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def wait_for_worker_registration(livekit_log: Path, timeout: float = 300) -> None:
+    """Block until the LiveKit server logged that a worker registered for dispatch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if livekit_log.exists() and "worker registered" in livekit_log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("worker did not register with LiveKit")
+
+
+@contextmanager
+def running_platform(settings: Settings) -> Iterator[ApiServer]:
+    """API, LiveKit server and one worker, all real; yields once the worker registered."""
+    platform = make_platform(settings)
+    with (
+        running_api(platform) as api,
+        running_livekit(settings, platform),
+        running_worker(settings),
+    ):
+        wait_for_worker_registration(settings.data_dir / "livekit.log")
+        yield api
