@@ -80,6 +80,7 @@ missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 if [ "$mode" = test ]; then
   command -v sox >/dev/null || missing+=(sox)
+  command -v npm >/dev/null || missing+=(nodejs npm)
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then
     missing+=(postgresql)
   fi

@@ -7,4 +7,6 @@ cd "$repo"
 py="$venv/bin/python"
 echo "== ruff"; "$py" -m ruff check src tests bench scripts; "$py" -m ruff format --check src tests bench scripts
 echo "== mypy"; "$py" -m mypy
+echo "== web (TypeScript: tsc --strict, vitest)"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm test)
 echo "== pytest"; exec "$py" -m pytest "$@"

@@ -1,0 +1,20 @@
+/**
+ * `@vocable/client`: join a Vocable voice agent from the browser.
+ *
+ * @packageDocumentation
+ */
+export {
+  VoiceCall,
+  createCall,
+  type AgentAudio,
+  type CallEvents,
+  type CallMessage,
+  type CallOptions,
+  type CallWithSession,
+  type CallWithSessionUrl,
+  type ConnectionState,
+} from "./call.js";
+export { TypedEmitter, type Listener } from "./emitter.js";
+export { VocableError, type VocableErrorCode, type VocableErrorOptions } from "./errors.js";
+export { TOPIC_EVENTS, TOPIC_REPLY, TOPIC_USER_TEXT, type AgentState } from "./protocol.js";
+export { fetchSession, readSession, type FetchLike, type SessionCredentials } from "./session.js";
