@@ -246,6 +246,29 @@ async def test_a_spanish_call_is_transcribed_and_answered(stack: Stack, tmp_path
         await caller.leave()
 
 
+async def test_rejoining_with_a_spent_token_does_not_start_another_call(stack: Stack) -> None:
+    caller, data = await start_call(stack)
+    await caller.wait_reply("agent_text")
+    await caller.leave()
+    headers = {"x-api-key": stack.tenant.api_key}
+    async with httpx.AsyncClient(base_url=stack.api.url) as http:
+        for _ in range(100):
+            record = (await http.get(f"/api/sessions/{data['session_id']}", headers=headers)).json()
+            if record["status"] == "ended":
+                break
+            await asyncio.sleep(0.2)
+        again = Caller()
+        await again.join(data["livekit_url"], data["token"])  # the token is still valid
+        try:
+            await asyncio.sleep(6)
+            assert again.replies() == []  # no agent greeted, nobody answers
+        finally:
+            await again.leave()
+        after = (await http.get(f"/api/sessions/{data['session_id']}", headers=headers)).json()
+    assert after["end_reason"] == record["end_reason"] == "caller_left"
+    assert after["usage"] == record["usage"] and after["turns"] == record["turns"]
+
+
 async def test_call_ends_at_the_agents_maximum_duration(stack: Stack) -> None:
     short = make_tenant(stack.api.platform, llm_engine=TEST_LLM, greeting="", max_call_seconds=30)
     async with httpx.AsyncClient(base_url=stack.api.url) as http:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -192,6 +193,8 @@ def test_inactive_agent_is_404(http: httpx.Client, api: ApiServer) -> None:
         ({"mcp_headers": "not an object"}, "mcp_headers"),
         ({"metadata": {"blob": "x" * 20_000}}, "metadata"),
         ({"voice_model": "v" * 101}, "voice_model"),
+        ({"greeting": "hi\u0000there"}, "greeting"),
+        ({"system_prompt": "\u0000"}, "system_prompt"),
     ],
 )
 def test_invalid_field_is_422_naming_the_field(
@@ -217,6 +220,67 @@ def test_body_that_is_not_json_is_422(http: httpx.Client, tenant: Tenant) -> Non
     )
     assert resp.status_code == 422
     assert resp.json()["success"] is False
+
+
+def test_metadata_with_nan_is_422_not_a_database_error(http: httpx.Client, tenant: Tenant) -> None:
+    raw = '{"agent": "AGENT", "metadata": {"x": NaN}}'.replace("AGENT", tenant.agent_id)
+    resp = http.post(
+        ENDPOINT,
+        content=raw.encode(),
+        headers={"x-api-key": tenant.api_key, "content-type": "application/json"},
+    )
+    assert resp.status_code == 422
+    assert "metadata" in {e["field"] for e in resp.json()["errors"]}
+
+
+def test_null_means_inherit_for_every_optional_field(http: httpx.Client, tenant: Tenant) -> None:
+    body = {
+        "agent": tenant.agent_id,
+        **dict.fromkeys(
+            [
+                "language",
+                "system_prompt",
+                "greeting",
+                "reference_audio_url",
+                "voice_model",
+                "mcp_headers",
+                "metadata",
+                "origin_url",
+                "text_only",
+            ],
+            None,
+        ),
+    }
+    assert create(http, tenant.api_key, body).status_code == 200
+
+
+def test_worker_cannot_fetch_a_session_that_ended_or_expired(
+    http: httpx.Client, api: ApiServer, tenant: Tenant
+) -> None:
+    worker = {"Authorization": f"Bearer {api.platform.secrets.worker_token}"}
+    ended = create(http, tenant.api_key, {"agent": tenant.agent_id}).json()["data"]["session_id"]
+    http.post(
+        f"/internal/sessions/{ended}/events",
+        json={"type": "ended", "reason": "caller_left", "usage": {"turns": 2}},
+        headers=worker,
+    )
+    assert http.get(f"/internal/sessions/{ended}", headers=worker).status_code == 409
+    # a late report cannot rewrite a closed call record
+    http.post(
+        f"/internal/sessions/{ended}/events",
+        json={"type": "ended", "reason": "error", "usage": {"turns": 99}},
+        headers=worker,
+    )
+    record = http.get(f"/api/sessions/{ended}", headers={"x-api-key": tenant.api_key}).json()
+    assert (record["end_reason"], record["usage"]) == ("caller_left", {"turns": 2})
+
+    expired = create(http, tenant.api_key, {"agent": tenant.agent_id}).json()["data"]["session_id"]
+    with api.platform.sessions() as db:
+        row = db.get(VoiceSession, expired)
+        assert row is not None
+        row.join_deadline = datetime.now(UTC) - timedelta(seconds=1)
+        db.commit()
+    assert http.get(f"/internal/sessions/{expired}", headers=worker).status_code == 409
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility(

@@ -38,22 +38,35 @@ def _mcp_headers(value: dict[str, str]) -> dict[str, str]:
     for name, header_value in value.items():
         if not _HEADER_NAME.match(name):
             raise ValueError("header names must be HTTP tokens of at most 100 characters")
-        if len(header_value) > 4096 or any(c in header_value for c in "\r\n\0"):
+        if len(header_value) > 4096 or any(c in header_value for c in "\r\n\x00"):
             raise ValueError("header values must be single lines of at most 4096 characters")
     return value
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ValueError("must be JSON without NaN or Infinity") from None
+    if "\\u0000" in encoded:
+        raise ValueError("must not contain NUL characters")
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
         raise ValueError(f"must serialise to at most {MAX_METADATA_BYTES} bytes of JSON")
     return value
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
 HttpUrlStr = Annotated[str, StringConstraints(max_length=MAX_URL), AfterValidator(_http_url)]
 LanguageTag = Annotated[str, StringConstraints(max_length=35), AfterValidator(_language)]
-Prompt = Annotated[str, StringConstraints(max_length=MAX_PROMPT)]
-Greeting = Annotated[str, StringConstraints(max_length=MAX_GREETING)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Prompt = Annotated[str, StringConstraints(max_length=MAX_PROMPT), NoNul]
+Greeting = Annotated[str, StringConstraints(max_length=MAX_GREETING), NoNul]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), NoNul]
 McpHeaders = Annotated[dict[str, str], AfterValidator(_mcp_headers)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 
@@ -82,16 +95,18 @@ class SessionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    agent: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    agent: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
+    ]
     language: LanguageTag | None = None
     system_prompt: Prompt | None = None
     greeting: Greeting | None = None
     reference_audio_url: HttpUrlStr | None = None
-    voice_model: Annotated[str, StringConstraints(max_length=100)] | None = None
+    voice_model: Annotated[str, StringConstraints(max_length=100), NoNul] | None = None
     mcp_headers: McpHeaders | None = None
     metadata: Metadata | None = None
     origin_url: HttpUrlStr | None = None
-    text_only: bool = False
+    text_only: bool | None = None
     """Chat without audio: the agent neither listens to nor speaks in the room."""
 
 
@@ -117,7 +132,9 @@ class SessionEnvelope(Envelope):
 
 
 class LoginRequest(BaseModel):
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    email: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254), NoNul
+    ]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 

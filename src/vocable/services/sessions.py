@@ -42,7 +42,7 @@ def _effective_config(agent: Agent, req: SessionRequest) -> dict[str, Any]:
         "max_call_seconds": agent.max_call_seconds,
         "metadata": req.metadata or {},
         "origin_url": req.origin_url,
-        "text_only": req.text_only,
+        "text_only": bool(req.text_only),
     }
 
 
@@ -136,8 +136,10 @@ def create_session(
 def record_event(
     db: Session, row: VoiceSession, *, kind: str, reason: str | None, usage: dict[str, Any] | None
 ) -> VoiceSession:
-    """Apply a worker's started/ended report; an ended call is never reopened."""
+    """Apply a worker's started/ended report; an ended call is never reopened or changed."""
     now = datetime.now(UTC)
+    if row.status == "ended":
+        return row
     if kind == "started" and row.status == "created":
         row.status = "active"
         row.started_at = now

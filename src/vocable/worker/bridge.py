@@ -78,9 +78,16 @@ class ChatBridge:
             # no content in the log: it may be personal data
             log.warning("ignored a data message", extra={"bytes": len(packet.data)})
             return
+        try:
+            self._session.interrupt()
+            self._session.generate_reply(user_input=text.strip())
+        except RuntimeError:
+            # the agent session is starting or closing: the message cannot be answered,
+            # so it is not echoed either (the caller sees it was not taken)
+            self.ignored_messages += 1
+            log.warning("a message arrived while the agent was not running")
+            return
         self._spawn(self._publish(protocol.TOPIC_REPLY, protocol.user_text(text)))
-        self._session.interrupt()
-        self._session.generate_reply(user_input=text.strip())
 
     # --- outbound ---------------------------------------------------------------------
 
@@ -142,7 +149,7 @@ class ChatBridge:
                 await asyncio.sleep(0.5 * (attempt + 1))
         log.error("could not record a transcript turn", extra={"seq": seq})
 
-    async def drain(self, timeout: float = 5.0) -> None:
+    async def drain(self, timeout: float = 15.0) -> None:
         """Wait for outstanding publishes and turn reports (the call record must be whole)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)

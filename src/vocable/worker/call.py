@@ -92,7 +92,29 @@ async def run_call(
 ) -> CallOutcome:
     """Greet, converse until the caller leaves or time runs out; say why it ended."""
     config = await channel.session_config(session_id)
+    ended = asyncio.Event()
+    reason = "max_duration"
+
+    def _end(why: str) -> None:
+        nonlocal reason
+        if not ended.is_set():
+            reason = why
+            ended.set()
+
+    def _on_leave(participant: rtc.RemoteParticipant) -> None:
+        if participant.identity == config.participant_identity:
+            _end("caller_left")
+
+    # subscribed before connecting: a caller who hangs up during start-up is still seen
+    ctx.room.on("participant_disconnected", _on_leave)
+    ctx.room.on("disconnected", lambda *_: _end("room_closed"))
     await ctx.connect()
+    try:
+        await asyncio.wait_for(
+            ctx.wait_for_participant(identity=config.participant_identity), timeout=15
+        )
+    except TimeoutError:
+        return CallOutcome(reason="caller_left")
     await channel.report_event(session_id, "started")
 
     # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
@@ -106,23 +128,12 @@ async def run_call(
         caller_identity=config.participant_identity,
     )
     bridge.attach()
-    ended = asyncio.Event()
-    reason = "max_duration"
-
-    def _on_leave(participant: rtc.RemoteParticipant) -> None:
-        nonlocal reason
-        if participant.identity == config.participant_identity:
-            reason = "caller_left"
-            ended.set()
 
     def _on_close(ev: CloseEvent) -> None:
-        nonlocal reason
         if not ended.is_set():
             log.warning("agent session closed: %s", ev.reason)
-            reason = f"session_closed:{ev.reason}"[:64]
-            ended.set()
+            _end(f"session_closed:{ev.reason}"[:64])
 
-    ctx.room.on("participant_disconnected", _on_leave)
     session.on("close", _on_close)
     await session.start(
         agent=Agent(instructions=instructions_for(config)),
@@ -143,8 +154,7 @@ async def run_call(
     try:
         await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
     except TimeoutError:
-        reason = "max_duration"
-        ended.set()  # our own aclose() below must not count as another reason
+        _end("max_duration")  # set first: our own aclose() below is not another reason
     warm.cancel()
     await bridge.drain()
     await session.aclose()

@@ -18,7 +18,7 @@ from vocable.platform_secrets import PlatformSecrets, load_or_create_secrets
 from vocable.providers.registry import EngineFactory
 from vocable.settings import Settings
 from vocable.worker.call import CallOutcome, run_call
-from vocable.worker.channel import WorkerChannel
+from vocable.worker.channel import SessionClosedError, WorkerChannel
 
 log = logging.getLogger("vocable.worker")
 
@@ -67,16 +67,27 @@ async def entrypoint(ctx: JobContext) -> None:
     outcome = CallOutcome(reason="error")
     try:
         outcome = await run_call(ctx, channel, runtime.engines, session_id)
-    finally:
-        reason = outcome.reason
-        usage = {**outcome.usage, "duration_seconds": round(time.monotonic() - started, 3)}
-        try:
-            await channel.report_event(session_id, "ended", reason=reason, usage=usage)
-        finally:
-            await channel.aclose()
-        # free the room at once so the caller sees the call end
+    except SessionClosedError:
+        # the token outlived its call (or its join window): not a new call; leave quietly
+        log.info("dispatch for a closed session; leaving", extra={"session_id": session_id})
+        outcome = CallOutcome(reason="session_closed")
+        await channel.aclose()
         await ctx.delete_room()
-        ctx.shutdown(reason=reason)
+        ctx.shutdown(reason=outcome.reason)
+        return
+    finally:
+        if outcome.reason != "session_closed":
+            try:
+                usage = {
+                    **outcome.usage,
+                    "duration_seconds": round(time.monotonic() - started, 3),
+                }
+                await channel.report_ended(session_id, reason=outcome.reason, usage=usage)
+            finally:
+                await channel.aclose()
+                # free the room at once so the caller sees the call end
+                await ctx.delete_room()
+                ctx.shutdown(reason=outcome.reason)
 
 
 def build_server(runtime: WorkerRuntime) -> AgentServer:

@@ -82,11 +82,13 @@ def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep) -> None:
 
 
 @router.put("/{agent_id}/voice")
-async def upload_voice(
+def upload_voice(
     agent_id: str, file: UploadFile, db: DbDep, principal: PrincipalDep, platform: PlatformDep
 ) -> AgentPublic:
     agent = _agent_or_404(db, principal, agent_id)
-    data = await file.read(MAX_VOICE_BYTES + 1)
+    # a plain def: FastAPI runs it in its thread pool, so disk and database work never
+    # block the event loop
+    data = file.file.read(MAX_VOICE_BYTES + 1)
     if len(data) > MAX_VOICE_BYTES:
         raise ApiError(413, "too_large", f"Reference clip exceeds {MAX_VOICE_BYTES} bytes")
     kind = next((k for magic, k in _AUDIO_MAGIC.items() if data.startswith(magic)), None)

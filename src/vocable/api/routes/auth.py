@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import delete, select
 
-from vocable.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, DbDep
+from vocable.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, DbDep, PlatformDep
 from vocable.api.errors import ApiError
 from vocable.api.schemas import LoginRequest, LoginResponse, UserPublic
 from vocable.db.models import LoginSession, Organization, User
@@ -32,7 +32,9 @@ def _public(db: DbDep, user: User) -> UserPublic:
 
 
 @router.post("/login")
-def login(body: LoginRequest, request: Request, response: Response, db: DbDep) -> LoginResponse:
+def login(
+    body: LoginRequest, request: Request, response: Response, db: DbDep, platform: PlatformDep
+) -> LoginResponse:
     user = db.scalar(select(User).where(User.email == body.email.lower()))
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
         raise ApiError(401, "invalid_credentials", "Email or password is incorrect")
@@ -50,7 +52,9 @@ def login(body: LoginRequest, request: Request, response: Response, db: DbDep) -
     )
     user.last_login_at = now
     db.commit()
-    secure = request.url.scheme == "https"
+    # behind a TLS-terminating proxy the scheme seen here is http: production always
+    # marks the cookies Secure
+    secure = request.url.scheme == "https" or platform.settings.environment == "production"
     max_age = int(SESSION_LIFETIME.total_seconds())
     response.set_cookie(
         SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=secure, max_age=max_age

@@ -5,6 +5,7 @@ Authenticated with the worker credential from the data directory, never an API k
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -30,6 +31,11 @@ def session_config(
     session_id: str, db: DbDep, platform: PlatformDep, _: WorkerDep
 ) -> WorkerSessionConfig:
     row = _session(db, session_id)
+    now = datetime.now(UTC)
+    if row.status == "ended" or (row.status == "created" and row.join_deadline <= now):
+        # a token still valid after its call ended can recreate the room and dispatch the
+        # agent again: that is not a new call, and the worker must leave
+        raise ApiError(409, "session_closed", "Session has ended or expired")
     cfg: dict[str, Any] = row.config
     headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
     return WorkerSessionConfig(
