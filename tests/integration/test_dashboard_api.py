@@ -108,6 +108,24 @@ def test_agent_crud_with_validation_naming_fields(http: httpx.Client, tenant: Te
     assert http.get(f"/api/agents/{agent['id']}", headers=headers).status_code == 404
 
 
+def test_agent_language_must_be_one_its_speech_engine_hears(
+    http: httpx.Client, tenant: Tenant
+) -> None:
+    headers = {"x-api-key": tenant.api_key}
+    refused = http.post("/api/agents", json={"name": "Irish", "language": "ga"}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "language"
+    patched = http.patch(f"/api/agents/{tenant.agent_id}", json={"language": "zu"}, headers=headers)
+    assert patched.status_code == 422
+    assert http.get(f"/api/agents/{tenant.agent_id}", headers=headers).json()["language"] == "en"
+    hosted = http.post(
+        "/api/agents",
+        json={"name": "Irish", "language": "ga", "stt_engine": "openai-compatible"},
+        headers=headers,
+    )
+    assert hosted.status_code == 201
+
+
 def test_nothing_crosses_organisations(http: httpx.Client, api: ApiServer) -> None:
     a, b = make_tenant(api.platform), make_tenant(api.platform)
     session = http.post(

@@ -212,6 +212,14 @@ def test_invalid_field_is_422_naming_the_field(
         assert len(list(db.scalars(select(VoiceSession.id)))) == before
 
 
+def test_language_the_agents_speech_engine_cannot_hear_is_422(
+    http: httpx.Client, tenant: Tenant
+) -> None:
+    resp = create(http, tenant.api_key, {"agent": tenant.agent_id, "language": "ga"})
+    assert resp.status_code == 422
+    assert [e["field"] for e in resp.json()["errors"]] == ["language"]
+
+
 def test_body_that_is_not_json_is_422(http: httpx.Client, tenant: Tenant) -> None:
     resp = http.post(
         ENDPOINT,

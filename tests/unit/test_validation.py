@@ -31,3 +31,29 @@ def test_unknown_engine_is_refused_when_the_agent_is_saved() -> None:
 
 def test_empty_greeting_override_is_kept_as_no_greeting() -> None:
     assert SessionRequest(agent="agt_x", greeting="").greeting == ""
+
+
+def test_whisper_language_list_matches_the_installed_engine() -> None:
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from vocable.providers.catalog import WHISPER_LANGUAGES
+
+    assert set(_LANGUAGE_CODES) == WHISPER_LANGUAGES
+
+
+@pytest.mark.parametrize(
+    ("engine", "language", "ok"),
+    [
+        ("auto", "en-US", True),
+        ("auto", "es-419", True),
+        ("whisper-base", "nb-NO", True),
+        ("auto", "zh-Hant-TW", True),
+        ("auto", "ga", False),
+        ("whisper-tiny-en", "zu", False),
+        ("openai-compatible", "ga", True),
+    ],
+)
+def test_stt_language_support(engine: str, language: str, ok: bool) -> None:
+    from vocable.providers.catalog import stt_supports
+
+    assert stt_supports(engine, language) is ok

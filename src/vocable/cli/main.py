@@ -12,6 +12,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vocable.api.errors import ApiError
 from vocable.api.schemas import AgentCreate
 from vocable.db.migrate import upgrade_to_head
 from vocable.db.models import Organization
@@ -147,7 +148,10 @@ def agents_create(
         _fail(str(exc))
     platform = _platform()
     with platform.sessions() as db:
-        agent = create_agent(db, org_id=_resolve_org(db, org), data=data)
+        try:
+            agent = create_agent(db, org_id=_resolve_org(db, org), data=data)
+        except ApiError as exc:
+            _fail("; ".join(f"{e['field']}: {e['message']}" for e in exc.errors) or str(exc))
         payload = {
             "id": agent.id,
             "name": agent.name,

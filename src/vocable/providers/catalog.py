@@ -43,3 +43,123 @@ def names(kind: EngineKind) -> list[str]:
 
 def is_known(kind: EngineKind, name: str) -> bool:
     return name in names(kind)
+
+
+# Whisper's languages (faster_whisper.tokenizer._LANGUAGE_CODES, kept in step by a unit test)
+WHISPER_LANGUAGES: frozenset[str] = frozenset(
+    {
+        "af",
+        "am",
+        "ar",
+        "as",
+        "az",
+        "ba",
+        "be",
+        "bg",
+        "bn",
+        "bo",
+        "br",
+        "bs",
+        "ca",
+        "cs",
+        "cy",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "et",
+        "eu",
+        "fa",
+        "fi",
+        "fo",
+        "fr",
+        "gl",
+        "gu",
+        "ha",
+        "haw",
+        "he",
+        "hi",
+        "hr",
+        "ht",
+        "hu",
+        "hy",
+        "id",
+        "is",
+        "it",
+        "ja",
+        "jw",
+        "ka",
+        "kk",
+        "km",
+        "kn",
+        "ko",
+        "la",
+        "lb",
+        "ln",
+        "lo",
+        "lt",
+        "lv",
+        "mg",
+        "mi",
+        "mk",
+        "ml",
+        "mn",
+        "mr",
+        "ms",
+        "mt",
+        "my",
+        "ne",
+        "nl",
+        "nn",
+        "no",
+        "oc",
+        "pa",
+        "pl",
+        "ps",
+        "pt",
+        "ro",
+        "ru",
+        "sa",
+        "sd",
+        "si",
+        "sk",
+        "sl",
+        "sn",
+        "so",
+        "sq",
+        "sr",
+        "su",
+        "sv",
+        "sw",
+        "ta",
+        "te",
+        "tg",
+        "th",
+        "tk",
+        "tl",
+        "tr",
+        "tt",
+        "uk",
+        "ur",
+        "uz",
+        "vi",
+        "yi",
+        "yo",
+        "yue",
+        "zh",
+    }
+)
+_WHISPER_ALIASES = {"nb": "no", "jv": "jw"}
+
+
+def stt_supports(engine: str, language: str) -> bool:
+    """Whether ``engine`` can transcribe the BCP-47 ``language`` (hosted engines: assumed)."""
+    if engine == "openai-compatible":
+        return True
+    base = language.split("-")[0].lower()
+    return _WHISPER_ALIASES.get(base, base) in WHISPER_LANGUAGES
+
+
+def unsupported_language_message(engine: str) -> str:
+    return f"the {engine} speech-to-text engine cannot transcribe this language"

@@ -5,12 +5,27 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vocable.api.errors import ApiError
 from vocable.api.schemas import AgentCreate, AgentUpdate
 from vocable.db.models import Agent
 from vocable.ids import new_id
+from vocable.providers import catalog
+
+
+def check_language(stt_engine: str, language: str) -> None:
+    """Refuse (422, field ``language``) a language the agent's STT engine cannot hear."""
+    if not catalog.stt_supports(stt_engine, language):
+        message = catalog.unsupported_language_message(stt_engine)
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Invalid request: check language",
+            errors=[{"field": "language", "message": message}],
+        )
 
 
 def create_agent(db: Session, *, org_id: str, data: AgentCreate) -> Agent:
+    check_language(data.stt_engine, data.language)
     agent = Agent(id=new_id("agt"), org_id=org_id, **data.model_dump())
     db.add(agent)
     db.commit()
@@ -33,6 +48,9 @@ def list_agents(db: Session, *, org_id: str) -> list[Agent]:
 
 def update_agent(db: Session, agent: Agent, data: AgentUpdate) -> Agent:
     changes = data.model_dump(exclude_unset=True)
+    check_language(
+        changes.get("stt_engine") or agent.stt_engine, changes.get("language") or agent.language
+    )
     for field, value in changes.items():
         if value is None and field != "reference_audio_url":
             continue  # null means "unchanged" for fields that cannot be empty

@@ -17,6 +17,7 @@ from vocable.db.models import Agent, ApiKey, TranscriptTurn, VoiceSession
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
+from vocable.services.agents import check_language
 
 RATE_WINDOW = timedelta(seconds=60)
 
@@ -99,6 +100,7 @@ def create_session(
     _check_concurrency(db, key.org_id, settings.max_concurrent_sessions_per_org, now)
 
     config = _effective_config(agent, req)
+    check_language(agent.stt_engine, config["language"])
     ttl = settings.token_ttl_seconds
     row = VoiceSession(
         id=new_id("ses"),
