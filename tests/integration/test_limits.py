@@ -86,3 +86,25 @@ def test_ended_sessions_free_their_concurrency_slot(limited_api: ApiServer) -> N
         )
         again = http.post(ENDPOINT, json={"agent": t.agent_id}, headers={"x-api-key": keys[2]})
         assert again.status_code == 200
+
+
+async def test_parallel_requests_cannot_overshoot_the_concurrency_limit(
+    limited_api: ApiServer,
+) -> None:
+    import asyncio
+
+    t = make_tenant(limited_api.platform)
+    with limited_api.platform.sessions() as db:
+        keys = [t.api_key] + [
+            accounts.create_api_key(db, org_id=t.org_id, name=f"p{i}", created_by=None).secret
+            for i in range(9)
+        ]
+    async with httpx.AsyncClient(base_url=limited_api.url, timeout=60) as http:
+        responses = await asyncio.gather(
+            *[
+                http.post(ENDPOINT, json={"agent": t.agent_id}, headers={"x-api-key": k})
+                for k in keys * 2
+            ]
+        )
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(200) == 5 and codes.count(429) == 15, codes

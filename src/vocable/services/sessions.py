@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vocable.api.errors import ApiError
 from vocable.api.schemas import SessionRequest
-from vocable.db.models import Agent, ApiKey, TranscriptTurn, VoiceSession
+from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, VoiceSession
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
@@ -88,6 +91,26 @@ def _check_concurrency(db: Session, org_id: str, limit: int, now: datetime) -> N
         )
 
 
+_sqlite_guard = threading.Lock()
+
+
+@contextmanager
+def _organisation_serialised(db: Session, org_id: str) -> Iterator[None]:
+    """Count-then-insert for one organisation, one request at a time.
+
+    Without it, parallel requests all pass the limit counts and overshoot. PostgreSQL:
+    a row lock on the organisation (a no-op UPDATE), held until commit. SQLite: one API
+    process writes anyway, and its busy-wait backs off in coarse sleeps, so a process
+    lock is both correct and far faster.
+    """
+    if db.get_bind().dialect.name == "sqlite":
+        with _sqlite_guard:
+            yield
+        return
+    db.execute(update(Organization).where(Organization.id == org_id).values(name=Organization.name))
+    yield
+
+
 def create_session(
     db: Session, platform: Platform, *, key: ApiKey, req: SessionRequest
 ) -> CreatedSession:
@@ -95,43 +118,44 @@ def create_session(
     agent = db.get(Agent, req.agent)
     if agent is None or agent.org_id != key.org_id or not agent.active:
         raise ApiError(404, "agent_not_found", "Agent not found or not active")
-    now = datetime.now(UTC)
-    _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
-    _check_concurrency(db, key.org_id, settings.max_concurrent_sessions_per_org, now)
+    with _organisation_serialised(db, key.org_id):
+        now = datetime.now(UTC)
+        _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
+        _check_concurrency(db, key.org_id, settings.max_concurrent_sessions_per_org, now)
 
-    config = _effective_config(agent, req)
-    check_language(agent.stt_engine, config["language"])
-    ttl = settings.token_ttl_seconds
-    row = VoiceSession(
-        id=new_id("ses"),
-        org_id=key.org_id,
-        agent_id=agent.id,
-        api_key_id=key.id,
-        room_name=new_id("room"),
-        participant_identity="user_" + secrets.token_hex(8),
-        status="created",
-        config=config,
-        mcp_headers_encrypted=platform.box.seal(req.mcp_headers) if req.mcp_headers else None,
-        created_at=now,
-        join_deadline=now + timedelta(seconds=ttl),
-        hard_deadline=now + timedelta(seconds=ttl + agent.max_call_seconds),
-        usage={},
-    )
-    token = mint_join_token(
-        api_key=platform.secrets.livekit_api_key,
-        api_secret=platform.secrets.livekit_api_secret,
-        agent_name=settings.agent_name,
-        grant=JoinGrant(
-            room_name=row.room_name,
-            identity=row.participant_identity,
-            session_id=row.id,
-            ttl_seconds=ttl,
-            max_call_seconds=agent.max_call_seconds,
-        ),
-    )
-    key.last_used_at = now
-    db.add(row)
-    db.commit()
+        config = _effective_config(agent, req)
+        check_language(agent.stt_engine, config["language"])
+        ttl = settings.token_ttl_seconds
+        row = VoiceSession(
+            id=new_id("ses"),
+            org_id=key.org_id,
+            agent_id=agent.id,
+            api_key_id=key.id,
+            room_name=new_id("room"),
+            participant_identity="user_" + secrets.token_hex(8),
+            status="created",
+            config=config,
+            mcp_headers_encrypted=platform.box.seal(req.mcp_headers) if req.mcp_headers else None,
+            created_at=now,
+            join_deadline=now + timedelta(seconds=ttl),
+            hard_deadline=now + timedelta(seconds=ttl + agent.max_call_seconds),
+            usage={},
+        )
+        token = mint_join_token(
+            api_key=platform.secrets.livekit_api_key,
+            api_secret=platform.secrets.livekit_api_secret,
+            agent_name=settings.agent_name,
+            grant=JoinGrant(
+                room_name=row.room_name,
+                identity=row.participant_identity,
+                session_id=row.id,
+                ttl_seconds=ttl,
+                max_call_seconds=agent.max_call_seconds,
+            ),
+        )
+        key.last_used_at = now
+        db.add(row)
+        db.commit()
     return CreatedSession(row=row, token=token)
 
 
