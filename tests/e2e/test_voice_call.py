@@ -240,7 +240,9 @@ async def test_a_spanish_call_is_transcribed_and_answered(stack: Stack, tmp_path
         assert reply["text"]
         # a pause in the question may end a turn early: read every transcript it produced
         heard = " ".join(m["text"] for m in caller.replies("user_text", since=began))
-        assert len({"hola", "quiero", "saber", "horario"} & words(heard)) >= 2, heard
+        # stems: Whisper base on espeak-ng Spanish gets endings wrong ("saberlo")
+        stems = ("hola", "quier", "saber", "horari", "panader")
+        assert sum(any(w.startswith(st) for w in words(heard)) for st in stems) >= 2, heard
         await caller.wait_for_sound(end)
     finally:
         await caller.leave()
