@@ -175,6 +175,26 @@ async def test_text_only_session_answers_in_text_without_audio(stack: Stack) -> 
         await caller.leave()
 
 
+async def test_message_typed_the_moment_the_call_starts_is_answered(stack: Stack) -> None:
+    caller, _ = await start_call(stack, text_only=True)
+    try:
+        # LiveKit delivers data only to participants already in the room: send the moment
+        # the agent has joined, while its session is still starting
+        for _ in range(600):
+            if caller.room.remote_participants:
+                break
+            await asyncio.sleep(0.05)
+        sent = await caller.send_text("Hello, when do you open?")
+        echo = await caller.wait_reply("user_text", since=sent, timeout=60)
+        assert echo["text"] == "Hello, when do you open?"
+        reply = await caller.wait_reply_where(
+            "agent_text", sent, lambda m: m["text"] != GREETING, timeout=90
+        )
+        assert words(reply["text"]) & NINE, reply
+    finally:
+        await caller.leave()
+
+
 async def test_garbage_on_the_text_topic_does_not_break_the_call(
     call: tuple[Caller, dict[str, str]],
 ) -> None:

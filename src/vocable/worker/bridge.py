@@ -59,6 +59,8 @@ class ChatBridge:
         self._tasks: set[asyncio.Task[None]] = set()
         self.turns_reported = 0
         self.ignored_messages = 0
+        # typed messages that arrive before the agent session runs wait here
+        self._early: list[str] | None = []
 
     def attach(self) -> None:
         self._room.on("data_received", self._on_data)
@@ -78,6 +80,18 @@ class ChatBridge:
             # no content in the log: it may be personal data
             log.warning("ignored a data message", extra={"bytes": len(packet.data)})
             return
+        if self._early is not None:
+            self._early.append(text)
+            return
+        self._answer(text)
+
+    def start(self) -> None:
+        """The agent session is running: answer, in order, what was typed before."""
+        early, self._early = self._early or [], None
+        for text in early:
+            self._answer(text)
+
+    def _answer(self, text: str) -> None:
         try:
             self._session.interrupt()
             self._session.generate_reply(user_input=text.strip())

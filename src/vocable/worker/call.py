@@ -105,18 +105,6 @@ async def run_call(
         if participant.identity == config.participant_identity:
             _end("caller_left")
 
-    # subscribed before connecting: a caller who hangs up during start-up is still seen
-    ctx.room.on("participant_disconnected", _on_leave)
-    ctx.room.on("disconnected", lambda *_: _end("room_closed"))
-    await ctx.connect()
-    try:
-        await asyncio.wait_for(
-            ctx.wait_for_participant(identity=config.participant_identity), timeout=15
-        )
-    except TimeoutError:
-        return CallOutcome(reason="caller_left")
-    await channel.report_event(session_id, "started")
-
     # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
     engines = await asyncio.to_thread(factory.build, config)
     session = build_session(engines)
@@ -127,7 +115,18 @@ async def run_call(
         session_id=session_id,
         caller_identity=config.participant_identity,
     )
+    # subscribed before connecting: a caller who hangs up, or types, during start-up is seen
     bridge.attach()
+    ctx.room.on("participant_disconnected", _on_leave)
+    ctx.room.on("disconnected", lambda *_: _end("room_closed"))
+    await ctx.connect()
+    try:
+        await asyncio.wait_for(
+            ctx.wait_for_participant(identity=config.participant_identity), timeout=15
+        )
+    except TimeoutError:
+        return CallOutcome(reason="caller_left")
+    await channel.report_event(session_id, "started")
 
     def _on_close(ev: CloseEvent) -> None:
         if not ended.is_set():
@@ -150,6 +149,7 @@ async def run_call(
     )
     if config.greeting.strip():
         session.say(config.greeting.strip(), allow_interruptions=True)
+    bridge.start()
     warm = asyncio.create_task(warm_prompt_cache(engines, instructions_for(config)))
     try:
         await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
