@@ -50,6 +50,8 @@ from fastapi import FastAPI
 from livekit import api as lk
 from pydantic import BaseModel
 
+from vocable.processes import stop_process, wait_until_answering
+
 SESSION_PATH = "/api/agents/agent-session/"
 HOST = "127.0.0.1"
 UVICORN_LOG_LEVEL = "warning"
@@ -130,32 +132,6 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"{proc.args!r} exited with {proc.returncode}; log:\n{_log_tail(log_path)}"
-            )
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s; log:\n{_log_tail(log_path)}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @contextmanager
 def running_server(
     args: list[str], env: dict[str, str], log_path: Path, base_url: str, timeout: float = 60
@@ -166,10 +142,15 @@ def running_server(
             args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         try:
-            _wait_healthy(base_url + "/healthz", proc, log_path, timeout)
+            wait_until_answering(
+                base_url + "/healthz",
+                proc,
+                timeout=timeout,
+                details=lambda: "; log:\n" + _log_tail(log_path),
+            )
             yield proc
         finally:
-            _stop(proc)
+            stop_process(proc)
 
 
 def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:

@@ -10,7 +10,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from livekit.agents import llm
 from livekit.plugins import openai
 from tests.support.net import free_port
 
+from vocable.processes import stop_process, wait_until_answering
 from vocable.providers.gguf_weights import MODELS, WeightsNotInstalledError, part_paths
 
 CHAT_MODEL = "qwen2.5-0.5b"
@@ -83,29 +83,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InferenceServer
             [sys.executable, "-c", LAUNCHER, str(port)], env=env, stdout=log, stderr=log
         )
         try:
-            _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log_path)
+            wait_until_answering(
+                f"http://127.0.0.1:{port}/healthz",
+                proc,
+                timeout=60,
+                details=lambda: ":\n" + log_path.read_text()[-3000:],
+            )
             yield InferenceServer(base_url=f"http://127.0.0.1:{port}/v1", api_key=key)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"inference server exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"inference server did not start:\n{log_path.read_text()[-3000:]}")
+            stop_process(proc)
 
 
 def _rms(frame: rtc.AudioFrame) -> float:

@@ -21,6 +21,7 @@ from vocable.api.app import create_app
 from vocable.db.migrate import upgrade_to_head
 from vocable.livekit.server import LiveKitServer, find_binary, start_server
 from vocable.platform import Platform, build_platform
+from vocable.processes import stop_process
 from vocable.settings import Settings
 
 
@@ -124,11 +125,7 @@ def running_worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=15)
         log.close()
 
 

@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import FrameType
 
@@ -20,6 +18,7 @@ from vocable.api.app import create_app
 from vocable.db.migrate import upgrade_to_head
 from vocable.livekit.server import LiveKitUnavailable, install_binary, start_server
 from vocable.platform import build_platform
+from vocable.processes import wait_until_answering
 from vocable.services import accounts
 from vocable.settings import Settings
 
@@ -55,19 +54,6 @@ def _ensure_first_admin(settings: Settings) -> str | None:
     with os.fdopen(fd, "w") as fh:
         fh.write(f"email: {FIRST_ADMIN_EMAIL}\npassword: {password}\n")
     return password
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback URL
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
 def _wait_registered(
@@ -119,7 +105,7 @@ def run_up(settings: Settings, *, with_worker: bool) -> int:
         livekit.wait_ready()
         api = _child(["api"], logs / "api.log")
         children.append(api)
-        _wait_http(settings.resolved_api_url + "/healthz", api)
+        wait_until_answering(settings.resolved_api_url + "/healthz", api, timeout=60)
         if with_worker:
             typer.echo("starting the voice worker (loading the embedded models)...")
             worker = _child(["worker"], logs / "worker.log")

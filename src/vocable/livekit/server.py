@@ -12,13 +12,11 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from vocable.platform_secrets import PlatformSecrets
+from vocable.processes import ProcessNotReadyError, stop_process, wait_until_answering
 from vocable.settings import Settings
 
 PINNED_VERSION = "1.13.5"
@@ -146,29 +144,15 @@ class LiveKitServer:
         return "; last log line: " + self.log_path.read_text(errors="replace").strip()[-300:]
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise LiveKitUnavailable(
-                    f"livekit-server exited with {self.process.returncode}{self._log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(self.http_url, timeout=1) as resp:  # noqa: S310
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise LiveKitUnavailable(f"livekit-server did not answer on {self.http_url}")
+        try:
+            wait_until_answering(
+                self.http_url, self.process, timeout=timeout, details=self._log_tail
+            )
+        except ProcessNotReadyError as exc:
+            raise LiveKitUnavailable(f"livekit-server is not running: {exc}") from exc
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout)
 
 
 def start_server(
