@@ -134,8 +134,9 @@ async def run_call(
             _end(f"session_closed:{ev.reason}"[:64])
 
     session.on("close", _on_close)
+    instructions = instructions_for(config)
     await session.start(
-        agent=Agent(instructions=instructions_for(config)),
+        agent=Agent(instructions=instructions),
         room=ctx.room,
         room_options=room_io.RoomOptions(
             # our text protocol is voice.user_text / voice.reply, handled by the bridge
@@ -150,7 +151,7 @@ async def run_call(
     if config.greeting.strip():
         session.say(config.greeting.strip(), allow_interruptions=True)
     bridge.start()
-    warm = asyncio.create_task(warm_prompt_cache(engines, instructions_for(config)))
+    warm = asyncio.create_task(warm_prompt_cache(engines, instructions))
     try:
         await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
     except TimeoutError:
