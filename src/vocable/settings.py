@@ -79,6 +79,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    dashboard_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parents[2] / "web" / "dashboard" / "dist"
+    )
+    """The built dashboard (``npm run build`` in ``web/``), served at ``/``."""
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment != "production":

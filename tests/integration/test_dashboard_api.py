@@ -201,3 +201,55 @@ def test_call_record_holds_what_the_worker_reported(
 @pytest.mark.parametrize("path", ["/healthz", "/", "/docs", "/api/engines"])
 def test_public_pages_answer(http: httpx.Client, path: str) -> None:
     assert http.get(path).status_code == 200
+
+
+def test_signed_in_user_can_start_a_try_it_call_for_their_own_agent(
+    http: httpx.Client, tenant: Tenant, api: ApiServer
+) -> None:
+    csrf = sign_in(http, tenant)
+    url = f"/api/agents/{tenant.agent_id}/test-session"
+    assert http.post(url, json={}).status_code == 403  # no CSRF header
+    resp = http.post(url, json={"greeting": "Testing, one two."}, headers=csrf)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["success"] is True and body["message"] == "Request successful"
+    assert {"token", "livekit_url", "room_name", "session_id"} <= body["data"].keys()
+    assert "Testing, one two." not in resp.text  # overrides are not echoed to the browser
+    # it is a real call record of the organisation, made without an API key
+    record = http.get(f"/api/sessions/{body['data']['session_id']}").json()
+    assert record["agent_id"] == tenant.agent_id and record["status"] == "created"
+    # unknown fields and bad values are named
+    bad = http.post(url, json={"language": "xx-notalang-zz", "agent": "other"}, headers=csrf)
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} >= {"language", "agent"}
+
+
+def test_try_it_calls_need_a_dashboard_user_of_the_agents_organisation(
+    http: httpx.Client, tenant: Tenant, api: ApiServer
+) -> None:
+    url = f"/api/agents/{tenant.agent_id}/test-session"
+    assert http.post(url, json={}, headers={"x-api-key": tenant.api_key}).status_code == 401
+    other = make_tenant(api.platform)
+    csrf = sign_in(http, other)
+    assert http.post(url, json={}, headers=csrf).status_code == 404
+
+
+def test_call_history_lists_the_organisations_calls_newest_first(
+    http: httpx.Client, tenant: Tenant, api: ApiServer
+) -> None:
+    headers = {"x-api-key": tenant.api_key}
+    ids = [
+        http.post(
+            "/api/agents/agent-session/", json={"agent": tenant.agent_id}, headers=headers
+        ).json()["data"]["session_id"]
+        for _ in range(3)
+    ]
+    listed = http.get("/api/sessions", headers=headers, params={"limit": 2})
+    assert listed.status_code == 200
+    assert [r["id"] for r in listed.json()] == ids[::-1][:2]
+    only_agent = http.get("/api/sessions", headers=headers, params={"agent": tenant.agent_id})
+    assert {r["id"] for r in only_agent.json()} >= set(ids)
+    # another organisation sees none of them
+    other = make_tenant(api.platform)
+    theirs = http.get("/api/sessions", headers={"x-api-key": other.api_key}).json()
+    assert not {r["id"] for r in theirs} & set(ids)

@@ -29,4 +29,5 @@ def create_app(platform: Platform) -> FastAPI:
         meta.router,
     ):
         app.include_router(router)
+    meta.mount_dashboard(app, platform.settings.dashboard_dir)
     return app

@@ -116,6 +116,17 @@ class SessionRequest(BaseModel):
     """Chat without audio: the agent neither listens to nor speaks in the room."""
 
 
+class TestSessionRequest(BaseModel):
+    """Body of ``POST /api/agents/{id}/test-session``: a dashboard user's "try it" call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: LanguageTag | None = None
+    system_prompt: Prompt | None = None
+    greeting: Greeting | None = None
+    text_only: bool | None = None
+
+
 class SessionCredentials(BaseModel):
     token: str
     livekit_url: str

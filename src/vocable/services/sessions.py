@@ -112,25 +112,32 @@ def _organisation_serialised(db: Session, org_id: str) -> Iterator[None]:
 
 
 def create_session(
-    db: Session, platform: Platform, *, key: ApiKey, req: SessionRequest
+    db: Session, platform: Platform, *, org_id: str, key: ApiKey | None, req: SessionRequest
 ) -> CreatedSession:
+    """Freeze the effective configuration into a new session row and mint its join token.
+
+    ``key`` is the API key of a customer backend (rate-limited per key); it is ``None``
+    for a dashboard user's test call, which still counts against the organisation's
+    concurrency limit.
+    """
     settings = platform.settings
     agent = db.get(Agent, req.agent)
-    if agent is None or agent.org_id != key.org_id or not agent.active:
+    if agent is None or agent.org_id != org_id or not agent.active:
         raise ApiError(404, "agent_not_found", "Agent not found or not active")
-    with _organisation_serialised(db, key.org_id):
+    with _organisation_serialised(db, org_id):
         now = datetime.now(UTC)
-        _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
-        _check_concurrency(db, key.org_id, settings.max_concurrent_sessions_per_org, now)
+        if key is not None:
+            _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
+        _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
 
         config = _effective_config(agent, req)
         check_language(agent.stt_engine, config["language"])
         ttl = settings.token_ttl_seconds
         row = VoiceSession(
             id=new_id("ses"),
-            org_id=key.org_id,
+            org_id=org_id,
             agent_id=agent.id,
-            api_key_id=key.id,
+            api_key_id=key.id if key is not None else None,
             room_name=new_id("room"),
             participant_identity="user_" + secrets.token_hex(8),
             status="created",
@@ -153,7 +160,8 @@ def create_session(
                 max_call_seconds=agent.max_call_seconds,
             ),
         )
-        key.last_used_at = now
+        if key is not None:
+            key.last_used_at = now
         db.add(row)
         db.commit()
     return CreatedSession(row=row, token=token)

@@ -8,19 +8,23 @@ from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from vocable.api.deps import DbDep, PlatformDep, PrincipalDep
+from vocable.api.deps import CurrentUser, DbDep, PlatformDep, PrincipalDep
 from vocable.api.errors import ApiError
+from vocable.api.routes.sessions import session_envelope
 from vocable.api.schemas import (
     AgentCreate,
     AgentPublic,
     AgentUpdate,
     CallRecordDetail,
     CallRecordPublic,
+    SessionEnvelope,
+    SessionRequest,
+    TestSessionRequest,
     TurnPublic,
 )
 from vocable.db.models import Agent, VoiceSession
 from vocable.services import agents as agent_service
-from vocable.services.sessions import list_turns
+from vocable.services.sessions import create_session, list_turns
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 records = APIRouter(prefix="/api/sessions", tags=["call records"])
@@ -137,6 +141,40 @@ def list_call_records(
         .order_by(VoiceSession.created_at.desc())
         .limit(limit)
     )
+    return [CallRecordPublic.model_validate(r) for r in rows]
+
+
+@router.post("/{agent_id}/test-session", status_code=200)
+def create_test_session(
+    agent_id: str,
+    db: DbDep,
+    platform: PlatformDep,
+    user: CurrentUser,
+    body: TestSessionRequest | None = None,
+) -> SessionEnvelope:
+    """A "try it" call from the dashboard: same credentials as the public session endpoint.
+
+    Needs a signed-in user (and the CSRF header); counts against the organisation's
+    concurrency limit like any other call.
+    """
+    overrides = body.model_dump(exclude_none=True) if body else {}
+    req = SessionRequest(agent=agent_id, **overrides)
+    created = create_session(db, platform, org_id=user.org_id, key=None, req=req)
+    return session_envelope(created, platform)
+
+
+@records.get("")
+def list_all_call_records(
+    db: DbDep,
+    principal: PrincipalDep,
+    limit: int = Query(default=50, ge=1, le=500),
+    agent: str | None = Query(default=None, max_length=64),
+) -> list[CallRecordPublic]:
+    """The organisation's calls, newest first, optionally for one agent."""
+    query = select(VoiceSession).where(VoiceSession.org_id == principal.org_id)
+    if agent is not None:
+        query = query.where(VoiceSession.agent_id == agent)
+    rows = db.scalars(query.order_by(VoiceSession.created_at.desc()).limit(limit))
     return [CallRecordPublic.model_validate(r) for r in rows]
 
 

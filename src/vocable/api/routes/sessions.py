@@ -6,7 +6,8 @@ from fastapi import APIRouter
 
 from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep
 from vocable.api.schemas import SessionCredentials, SessionEnvelope, SessionRequest
-from vocable.services.sessions import create_session
+from vocable.platform import Platform
+from vocable.services.sessions import CreatedSession, create_session
 
 router = APIRouter(tags=["sessions"])
 
@@ -14,7 +15,12 @@ router = APIRouter(tags=["sessions"])
 def _create(
     req: SessionRequest, key: ApiKeyDep, db: DbDep, platform: PlatformDep
 ) -> SessionEnvelope:
-    created = create_session(db, platform, key=key, req=req)
+    created = create_session(db, platform, org_id=key.org_id, key=key, req=req)
+    return session_envelope(created, platform)
+
+
+def session_envelope(created: CreatedSession, platform: Platform) -> SessionEnvelope:
+    """The response a browser needs to join: a join grant and where to connect, no secret."""
     row = created.row
     return SessionEnvelope(
         data=SessionCredentials(
