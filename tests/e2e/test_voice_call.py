@@ -282,7 +282,8 @@ async def test_rejoining_with_a_spent_token_does_not_start_another_call(stack: S
         again = Caller()
         await again.join(data["livekit_url"], data["token"])  # the token is still valid
         try:
-            await asyncio.sleep(6)
+            # the worker sees the closed session and closes the room it recreated
+            await asyncio.wait_for(again.disconnected.wait(), timeout=20)
             assert again.replies() == []  # no agent greeted, nobody answers
         finally:
             await again.leave()
@@ -321,3 +322,65 @@ async def test_call_ends_at_the_agents_maximum_duration(stack: Stack) -> None:
             await asyncio.sleep(0.2)
     assert record["end_reason"] == "max_duration"
     assert 29 <= record["usage"]["duration_seconds"] <= 45
+
+
+async def ended_record(stack: Stack, session_id: str, timeout: float = 30) -> dict[str, object]:
+    headers = {"x-api-key": stack.tenant.api_key}
+    async with httpx.AsyncClient(base_url=stack.api.url, headers=headers) as http:
+        deadline = time.monotonic() + timeout
+        while True:
+            record: dict[str, object] = (await http.get(f"/api/sessions/{session_id}")).json()
+            if record["status"] == "ended" or time.monotonic() > deadline:
+                return record
+            await asyncio.sleep(0.2)
+
+
+async def test_revoking_a_live_call_removes_the_caller_within_seconds(stack: Stack) -> None:
+    caller, data = await start_call(stack)
+    try:
+        await caller.wait_reply("agent_text")
+        async with httpx.AsyncClient(base_url=stack.api.url) as http:
+            resp = await http.post(
+                f"/api/sessions/{data['session_id']}/revoke",
+                headers={"x-api-key": stack.tenant.api_key},
+            )
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["status"] == "ended" and resp.json()["end_reason"] == "revoked"
+            revoked = time.monotonic()
+            await asyncio.wait_for(caller.disconnected.wait(), timeout=10)
+            assert time.monotonic() - revoked < 5
+            # another organisation cannot revoke (or see) it
+            other = make_tenant(stack.api.platform)
+            theirs = await http.post(
+                f"/api/sessions/{data['session_id']}/revoke", headers={"x-api-key": other.api_key}
+            )
+            assert theirs.status_code == 404
+        # the token cannot bring the call back
+        again = Caller()
+        await again.join(data["livekit_url"], data["token"])
+        try:
+            await asyncio.wait_for(again.disconnected.wait(), timeout=20)
+            assert again.replies("agent_text") == []
+        finally:
+            await again.leave()
+    finally:
+        await caller.leave()
+    record = await ended_record(stack, data["session_id"])
+    assert record["end_reason"] == "revoked"
+
+
+async def test_a_second_join_with_the_same_token_ends_the_call(stack: Stack) -> None:
+    first, data = await start_call(stack)
+    second = Caller()
+    try:
+        await first.wait_reply("agent_text")
+        await second.join(data["livekit_url"], data["token"])
+        # LiveKit hands the identity to the second join; the agent ends the call for both
+        await asyncio.wait_for(first.disconnected.wait(), timeout=10)
+        await asyncio.wait_for(second.disconnected.wait(), timeout=20)
+        assert second.replies("agent_text") == []
+    finally:
+        await second.leave()
+        await first.leave()
+    record = await ended_record(stack, data["session_id"])
+    assert record["end_reason"] == "duplicate_join"

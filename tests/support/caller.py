@@ -37,8 +37,11 @@ class Caller:
     _speaking: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the server closes the room or removes this caller."""
 
     async def join(self, url: str, token: str) -> None:
+        self.room.on("disconnected", lambda *_: self.disconnected.set())
         self.room.on("data_received", self._on_data)
         self.room.on("track_subscribed", self._on_track)
         await self.room.connect(url, token)

@@ -18,6 +18,7 @@ from vocable.api.errors import ApiError
 from vocable.api.schemas import SessionRequest
 from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, VoiceSession
 from vocable.ids import new_id
+from vocable.livekit.rooms import RoomAdmin, RoomAdminError
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
 from vocable.services.agents import check_language
@@ -184,6 +185,31 @@ def record_event(
     if usage:
         row.usage = {**row.usage, **usage}
     db.commit()
+    return row
+
+
+def revoke_session(db: Session, platform: Platform, row: VoiceSession) -> VoiceSession:
+    """End a call now: record it as revoked, then close its room so everyone is removed.
+
+    The record is written first, so a worker that joins late or an expired token's
+    re-dispatch finds the session closed even if LiveKit cannot be reached; calling
+    again retries closing the room. A call that already ended keeps its own reason.
+    """
+    record_event(db, row, kind="ended", reason="revoked", usage=None)
+    admin = RoomAdmin(
+        livekit_url=platform.settings.resolved_livekit_url,
+        api_key=platform.secrets.livekit_api_key,
+        api_secret=platform.secrets.livekit_api_secret,
+    )
+    try:
+        admin.delete_room(row.room_name)
+    except RoomAdminError as e:
+        raise ApiError(
+            503,
+            "livekit_unavailable",
+            f"The session is revoked but its room could not be closed ({e}); try again",
+            headers={"Retry-After": "2"},
+        ) from None
     return row
 
 

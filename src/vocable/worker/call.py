@@ -22,6 +22,9 @@ from vocable.worker.channel import WorkerChannel
 
 log = logging.getLogger("vocable.worker.call")
 
+REJOIN_GRACE_SECONDS = 1.0
+"""How long after the caller leaves a join with the same identity counts as a duplicate."""
+
 SPEECH_STYLE = (
     "You are speaking on a live voice call. Answer in one to three short sentences of plain "
     "spoken {language}: no lists, no markdown, no emojis."
@@ -101,9 +104,28 @@ async def run_call(
             reason = why
             ended.set()
 
-    def _on_leave(participant: rtc.RemoteParticipant) -> None:
+    async def _caller_gone() -> None:
+        # LiveKit lets a second join with the same token replace the first (the old one
+        # leaves, the new one arrives, in either order). A session is joined once: that
+        # ends the call for both instead of handing it over, and the record says so.
+        await asyncio.sleep(REJOIN_GRACE_SECONDS)
+        back = joins > 1 or config.participant_identity in ctx.room.remote_participants
+        _end("duplicate_join" if back else "caller_left")
+
+    joins = 0
+
+    def _on_join(participant: rtc.RemoteParticipant) -> None:
+        nonlocal joins
         if participant.identity == config.participant_identity:
-            _end("caller_left")
+            joins += 1
+
+    def _on_leave(participant: rtc.RemoteParticipant) -> None:
+        if participant.identity != config.participant_identity or ended.is_set():
+            return
+        if participant.disconnect_reason == rtc.DisconnectReason.DUPLICATE_IDENTITY:
+            _end("duplicate_join")
+            return
+        tasks.append(asyncio.create_task(_caller_gone()))
 
     # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
     engines = await asyncio.to_thread(factory.build, config)
@@ -117,7 +139,9 @@ async def run_call(
     )
     # subscribed before connecting: a caller who hangs up, or types, during start-up is seen
     bridge.attach()
+    tasks: list[asyncio.Task[None]] = []
     ctx.room.on("participant_disconnected", _on_leave)
+    ctx.room.on("participant_connected", _on_join)
     ctx.room.on("disconnected", lambda *_: _end("room_closed"))
     await ctx.connect()
     try:
@@ -126,6 +150,7 @@ async def run_call(
         )
     except TimeoutError:
         return CallOutcome(reason="caller_left")
+    joins = max(joins, 1)  # the caller may have been in the room before the agent came
     await channel.report_event(session_id, "started")
 
     def _on_close(ev: CloseEvent) -> None:

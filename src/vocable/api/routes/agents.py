@@ -24,7 +24,7 @@ from vocable.api.schemas import (
 )
 from vocable.db.models import Agent, VoiceSession
 from vocable.services import agents as agent_service
-from vocable.services.sessions import create_session, list_turns
+from vocable.services.sessions import create_session, list_turns, revoke_session
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 records = APIRouter(prefix="/api/sessions", tags=["call records"])
@@ -186,3 +186,14 @@ def get_call_record(session_id: str, db: DbDep, principal: PrincipalDep) -> Call
     public = CallRecordPublic.model_validate(row)
     turns = [TurnPublic.model_validate(t) for t in list_turns(db, row.id)]
     return CallRecordDetail(**public.model_dump(), turns=turns)
+
+
+@records.post("/{session_id}/revoke")
+def revoke_call(
+    session_id: str, db: DbDep, platform: PlatformDep, principal: PrincipalDep
+) -> CallRecordPublic:
+    """End a session now: it can no longer be joined, and a live call is cut within seconds."""
+    row = db.get(VoiceSession, session_id)
+    if row is None or row.org_id != principal.org_id:
+        raise ApiError(404, "session_not_found", "Session not found")
+    return CallRecordPublic.model_validate(revoke_session(db, platform, row))
