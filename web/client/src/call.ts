@@ -3,11 +3,14 @@ import {
   Room,
   RoomEvent,
   Track,
+  type LocalTrack,
+  type LocalTrackPublication,
   type RemoteParticipant,
   type RemoteTrack,
 } from "livekit-client";
 import { TypedEmitter } from "./emitter.js";
 import { VocableError } from "./errors.js";
+import { Outbox } from "./outbox.js";
 import {
   TOPIC_EVENTS,
   TOPIC_REPLY,
@@ -17,7 +20,17 @@ import {
   parseReply,
   type AgentState,
 } from "./protocol.js";
-import { fetchSession, type FetchLike, type SessionCredentials } from "./session.js";
+import {
+  fetchSession,
+  readSession,
+  requestSession,
+  type FetchLike,
+  type SessionCredentials,
+  type SessionProvider,
+} from "./session.js";
+
+/** Default for {@link CallOptionsBase.agentJoinTimeoutMs}. */
+const AGENT_JOIN_TIMEOUT_MS = 15_000;
 
 /** A chat bubble: what the caller typed or said, or what the agent answered. */
 export interface CallMessage {
@@ -48,13 +61,24 @@ export interface CallEvents {
   connectionState: ConnectionState;
   /** The agent's audio started playing (an {@link AgentAudio}) or ended (`null`). */
   agentAudio: AgentAudio | null;
+  /** {@link VoiceCall.agentAudioTrack} changed (e.g. to meter the agent's voice). */
+  agentAudioTrack: MediaStreamTrack | undefined;
+  /** {@link VoiceCall.microphoneTrack} changed: the microphone was published, replaced or stopped. */
+  microphoneTrack: MediaStreamTrack | undefined;
   /** Something went wrong that no awaited call could report (e.g. an unexpected disconnect). */
   error: VocableError;
 }
 
-interface CallOptionsBase {
+/** Settings shared by every form of {@link CallOptions}. */
+export interface CallOptionsBase {
   /** Publish the microphone on connect. Default `true`; `false` makes a text-only call. */
   microphone?: boolean;
+  /**
+   * How long a typed message sent before the agent joined the room waits for it, in
+   * milliseconds, before {@link VoiceCall.sendText} rejects with `agent_unavailable`.
+   * Default 15,000.
+   */
+  agentJoinTimeoutMs?: number;
   /**
    * Where to put the agent's audio element. Defaults to `document.body` in a browser;
    * `null` leaves it detached from the DOM (it still plays).
@@ -69,6 +93,9 @@ interface CallOptionsBase {
 /** Credentials already fetched by the page. */
 export interface CallWithSession extends CallOptionsBase {
   session: SessionCredentials;
+  sessionUrl?: never;
+  sessionRequest?: never;
+  getSession?: never;
 }
 
 /** Credentials fetched from the customer's own backend route when the call connects. */
@@ -77,10 +104,21 @@ export interface CallWithSessionUrl extends CallOptionsBase {
   sessionUrl: string;
   /** JSON body for `sessionUrl`; default `{}`. */
   sessionRequest?: unknown;
+  session?: never;
+  getSession?: never;
 }
 
-/** Options of {@link createCall}: either `session` or `sessionUrl`, plus shared settings. */
-export type CallOptions = CallWithSession | CallWithSessionUrl;
+/** Credentials supplied by a function of the app's own, called when the call connects. */
+export interface CallWithGetSession extends CallOptionsBase {
+  /** Returns `{token, livekit_url}` or the whole `{success, message, data}` envelope. */
+  getSession: SessionProvider;
+  session?: never;
+  sessionUrl?: never;
+  sessionRequest?: never;
+}
+
+/** Options of {@link createCall}: one of `session`, `sessionUrl` or `getSession`, plus shared settings. */
+export type CallOptions = CallWithSession | CallWithSessionUrl | CallWithGetSession;
 
 /**
  * Creates a call; nothing happens until {@link VoiceCall.connect}, so listeners can be
@@ -101,11 +139,21 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
   /** Texts sent with sendText whose echo has not arrived yet, in order. */
   private readonly pendingTyped: string[] = [];
   private readonly audio = new Map<RemoteTrack, HTMLMediaElement>();
+  private readonly outbox: Outbox;
+  private agentTrack: MediaStreamTrack | undefined;
+  private micTrack: MediaStreamTrack | undefined;
+  /** The LiveKit track behind {@link VoiceCall.microphoneTrack}, kept to stop it even after the room forgot it. */
+  private micLocalTrack: LocalTrack | undefined;
   private ending = false;
 
   constructor(options: CallOptions) {
     super();
     this.options = options;
+    this.outbox = new Outbox({
+      timeoutMs: options.agentJoinTimeoutMs ?? AGENT_JOIN_TIMEOUT_MS,
+      publish: (text) => this.publishTyped(text),
+      onDrop: (text) => removeOne(this.pendingTyped, text),
+    });
   }
 
   /** The current connection state. */
@@ -116,6 +164,21 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
   /** The underlying LiveKit room while connected, for advanced use. */
   get room(): Room | undefined {
     return this.currentRoom;
+  }
+
+  /** The agent's voice as a `MediaStreamTrack` (e.g. for a level meter), while it is subscribed. */
+  get agentAudioTrack(): MediaStreamTrack | undefined {
+    return this.agentTrack;
+  }
+
+  /** The caller's microphone as a `MediaStreamTrack` while it is published (muted or not). */
+  get microphoneTrack(): MediaStreamTrack | undefined {
+    return this.micTrack;
+  }
+
+  /** Whether the microphone is published and not muted. */
+  get microphoneEnabled(): boolean {
+    return this.currentRoom?.localParticipant.isMicrophoneEnabled ?? false;
   }
 
   /**
@@ -159,11 +222,16 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     this.setState("connected");
 
     if (this.options.microphone !== false) {
+      let publication: LocalTrackPublication | undefined;
       try {
-        await room.localParticipant.setMicrophoneEnabled(true);
+        publication = await room.localParticipant.setMicrophoneEnabled(true);
       } catch (error) {
-        this.emit("error", microphoneError(error));
+        if (!this.ending) this.emit("error", microphoneError(error));
+        return;
       }
+      // end() during getUserMedia: the track arrived after the room was left, stop it here.
+      if (this.ending) publication?.track?.stop();
+      else this.refreshMicrophoneTrack();
     }
   }
 
@@ -171,7 +239,11 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
    * Sends a typed message to the agent and emits it at once as a `message` with source
    * `typed`; the agent's echo of the same text is dropped. Blank text is ignored.
    *
-   * @throws {@link VocableError} `not_connected` or `send_failed`.
+   * Before the agent has joined the room the message is held (LiveKit would drop it) and
+   * published when it joins, in the order sent; the promise resolves once it is published.
+   *
+   * @throws {@link VocableError} `not_connected`, `send_failed`, or `agent_unavailable`
+   *   when the agent did not join within `agentJoinTimeoutMs`.
    */
   async sendText(text: string): Promise<void> {
     const trimmed = text.trim();
@@ -179,15 +251,9 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     const room = this.liveRoom();
     this.pendingTyped.push(trimmed);
     this.emit("message", { role: "user", text: trimmed, source: "typed" });
-    try {
-      await room.localParticipant.publishData(encodeUserText(trimmed), {
-        reliable: true,
-        topic: TOPIC_USER_TEXT,
-      });
-    } catch (error) {
-      removeOne(this.pendingTyped, trimmed);
-      throw new VocableError("send_failed", "Could not send the message", { cause: error });
-    }
+    // LiveKit drops data for participants not yet in the room: wait for the agent, in order.
+    if (this.outbox.busy || room.remoteParticipants.size === 0) return this.outbox.hold(trimmed);
+    await this.publishTyped(trimmed);
   }
 
   /**
@@ -201,6 +267,8 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
       await room.localParticipant.setMicrophoneEnabled(enabled);
     } catch (error) {
       throw microphoneError(error);
+    } finally {
+      this.refreshMicrophoneTrack();
     }
   }
 
@@ -209,7 +277,11 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     await this.currentRoom?.startAudio();
   }
 
-  /** Hangs up: disables the microphone, leaves the room and releases its resources. Safe to call twice. */
+  /**
+   * Hangs up: stops the microphone (the browser's indicator turns off), leaves the room and
+   * releases its resources. Messages still waiting for the agent reject with `not_connected`.
+   * Safe to call twice.
+   */
   async end(): Promise<void> {
     if (this.ending) return;
     this.ending = true;
@@ -218,8 +290,9 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
       try {
         await room.localParticipant.setMicrophoneEnabled(false);
       } catch {
-        // The disconnect below stops every local track anyway.
+        // Stopped below either way.
       }
+      this.stopMicrophone(room);
       await room.disconnect();
       this.release(room);
     }
@@ -227,8 +300,30 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
   }
 
   private async resolveSession(): Promise<SessionCredentials> {
-    if ("session" in this.options) return this.options.session;
-    return fetchSession(this.options.sessionUrl, this.options.sessionRequest ?? {}, this.options.fetch);
+    const options = this.options;
+    if (options.getSession !== undefined) return requestSession(options.getSession);
+    if (options.sessionUrl !== undefined) {
+      return fetchSession(options.sessionUrl, options.sessionRequest ?? {}, options.fetch);
+    }
+    return readSession(options.session);
+  }
+
+  /** Publishes one typed message now. */
+  private async publishTyped(text: string): Promise<void> {
+    const room = this.currentRoom;
+    if (!room) {
+      removeOne(this.pendingTyped, text);
+      throw new VocableError("not_connected", "The call ended before the message was sent");
+    }
+    try {
+      await room.localParticipant.publishData(encodeUserText(text), {
+        reliable: true,
+        topic: TOPIC_USER_TEXT,
+      });
+    } catch (error) {
+      removeOne(this.pendingTyped, text);
+      throw new VocableError("send_failed", "Could not send the message", { cause: error });
+    }
   }
 
   private liveRoom(): Room {
@@ -248,26 +343,73 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
   private listen(room: Room): void {
     room
       .on(RoomEvent.DataReceived, this.onData)
+      .on(RoomEvent.ParticipantConnected, this.onParticipantConnected)
       .on(RoomEvent.TrackSubscribed, this.onTrackSubscribed)
       .on(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed)
+      .on(RoomEvent.LocalTrackPublished, this.onLocalTrackChanged)
+      .on(RoomEvent.LocalTrackUnpublished, this.onLocalTrackChanged)
+      .on(RoomEvent.ActiveDeviceChanged, this.onLocalTrackChanged)
+      .on(RoomEvent.SignalReconnecting, this.onReconnecting)
       .on(RoomEvent.Reconnecting, this.onReconnecting)
       .on(RoomEvent.Reconnected, this.onReconnected)
       .on(RoomEvent.Disconnected, this.onDisconnected);
   }
 
-  /** Stops listening to `room` and frees everything tied to it. */
+  /** Stops listening to `room` and frees everything tied to it, the microphone included. */
   private release(room: Room): void {
     room
       .off(RoomEvent.DataReceived, this.onData)
+      .off(RoomEvent.ParticipantConnected, this.onParticipantConnected)
       .off(RoomEvent.TrackSubscribed, this.onTrackSubscribed)
       .off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed)
+      .off(RoomEvent.LocalTrackPublished, this.onLocalTrackChanged)
+      .off(RoomEvent.LocalTrackUnpublished, this.onLocalTrackChanged)
+      .off(RoomEvent.ActiveDeviceChanged, this.onLocalTrackChanged)
+      .off(RoomEvent.SignalReconnecting, this.onReconnecting)
       .off(RoomEvent.Reconnecting, this.onReconnecting)
       .off(RoomEvent.Reconnected, this.onReconnected)
       .off(RoomEvent.Disconnected, this.onDisconnected);
     for (const track of [...this.audio.keys()]) this.detachAudio(track);
+    this.stopMicrophone(room);
+    this.outbox.rejectAll(new VocableError("not_connected", "The call ended before the message was sent"));
     this.pendingTyped.length = 0;
     if (this.currentRoom === room) this.currentRoom = undefined;
   }
+
+  /** Stops the local microphone track so the browser releases the device (and its indicator). */
+  private stopMicrophone(room: Room): void {
+    room.localParticipant.getTrackPublication(Track.Source.Microphone)?.track?.stop();
+    this.micLocalTrack?.stop();
+    this.setMicrophoneTrack(undefined);
+  }
+
+  private refreshMicrophoneTrack(): void {
+    const room = this.currentRoom;
+    this.setMicrophoneTrack(room?.localParticipant.getTrackPublication(Track.Source.Microphone)?.track);
+  }
+
+  private setMicrophoneTrack(track: LocalTrack | undefined): void {
+    if (track) this.micLocalTrack = track;
+    // The MediaStreamTrack changes on its own when LiveKit restarts the track (device switch).
+    const media = track?.mediaStreamTrack;
+    if (media === this.micTrack) return;
+    this.micTrack = media;
+    this.emit("microphoneTrack", media);
+  }
+
+  private setAgentTrack(track: MediaStreamTrack | undefined): void {
+    if (track === this.agentTrack) return;
+    this.agentTrack = track;
+    this.emit("agentAudioTrack", track);
+  }
+
+  private readonly onParticipantConnected = (): void => {
+    void this.outbox.flush();
+  };
+
+  private readonly onLocalTrackChanged = (): void => {
+    this.refreshMicrophoneTrack();
+  };
 
   private readonly onData = (
     payload: Uint8Array,
@@ -305,6 +447,7 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     container?.appendChild(element);
     this.audio.set(track, element);
     this.emit("agentAudio", { track, element });
+    this.setAgentTrack(track.mediaStreamTrack);
   };
 
   private readonly onTrackUnsubscribed = (track: RemoteTrack): void => {
@@ -318,6 +461,8 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     track.detach(element);
     element.remove();
     this.emit("agentAudio", null);
+    // Another agent audio track may still be playing; expose the latest one.
+    this.setAgentTrack([...this.audio.keys()].at(-1)?.mediaStreamTrack);
   }
 
   private readonly onReconnecting = (): void => {

@@ -1,12 +1,13 @@
 /**
  * Machine-readable reasons a {@link VocableError} can carry.
  *
- * - `session_request_failed`: the session URL could not be reached (network error).
+ * - `session_request_failed`: the session URL could not be reached (network error), or `getSession` threw.
  * - `session_http_error`: the session URL answered with a non-2xx status.
- * - `session_invalid`: the session response lacked `token` or `livekit_url`.
+ * - `session_invalid`: the session (response, `getSession` result or `session` option) lacked `token` or `livekit_url`.
  * - `connect_failed`: joining the LiveKit room failed.
  * - `microphone_unavailable`: the microphone could not be enabled (the call stays up; text still works).
  * - `send_failed`: publishing a typed message failed.
+ * - `agent_unavailable`: a typed message waited for the agent to join the room and it did not come in time.
  * - `not_connected`: an operation needs a connected call.
  * - `invalid_state`: `connect()` was called on a call that is not idle.
  * - `disconnected`: the room closed without `end()` being called.
@@ -18,6 +19,7 @@ export type VocableErrorCode =
   | "connect_failed"
   | "microphone_unavailable"
   | "send_failed"
+  | "agent_unavailable"
   | "not_connected"
   | "invalid_state"
   | "disconnected";

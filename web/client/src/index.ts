@@ -10,6 +10,8 @@ export {
   type CallEvents,
   type CallMessage,
   type CallOptions,
+  type CallOptionsBase,
+  type CallWithGetSession,
   type CallWithSession,
   type CallWithSessionUrl,
   type ConnectionState,
@@ -17,4 +19,12 @@ export {
 export { TypedEmitter, type Listener } from "./emitter.js";
 export { VocableError, type VocableErrorCode, type VocableErrorOptions } from "./errors.js";
 export { TOPIC_EVENTS, TOPIC_REPLY, TOPIC_USER_TEXT, type AgentState } from "./protocol.js";
-export { fetchSession, readSession, type FetchLike, type SessionCredentials } from "./session.js";
+export {
+  fetchSession,
+  readSession,
+  requestSession,
+  type FetchLike,
+  type SessionCredentials,
+  type SessionEnvelope,
+  type SessionProvider,
+} from "./session.js";

@@ -12,6 +12,20 @@ export interface SessionCredentials {
   [extra: string]: unknown;
 }
 
+/** The Vocable API's response envelope around {@link SessionCredentials}. */
+export interface SessionEnvelope {
+  success?: boolean;
+  message?: string;
+  data: SessionCredentials;
+}
+
+/**
+ * Supplies the credentials for one call in the app's own way (e.g. a dashboard that POSTs
+ * with its CSRF header). May return the credentials or the whole envelope; the result is
+ * validated like a `sessionUrl` response.
+ */
+export type SessionProvider = () => Promise<SessionCredentials | SessionEnvelope>;
+
 /** The `fetch` subset the SDK uses; pass your own for tests or custom transports. */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -90,6 +104,24 @@ export async function fetchSession(
     body = await response.json();
   } catch (error) {
     throw new VocableError("session_invalid", "Session response is not JSON", { cause: error });
+  }
+  return readSession(body);
+}
+
+/**
+ * Calls the app's {@link SessionProvider} and validates what it returns.
+ *
+ * @throws {@link VocableError} the provider's own `VocableError` unchanged,
+ *   `session_request_failed` for anything else it throws, or `session_invalid`.
+ */
+export async function requestSession(getSession: SessionProvider): Promise<SessionCredentials> {
+  let body: unknown;
+  try {
+    body = await getSession();
+  } catch (error) {
+    if (error instanceof VocableError) throw error;
+    const detail = error instanceof Error && error.message ? `: ${error.message}` : "";
+    throw new VocableError("session_request_failed", `Could not get a session${detail}`, { cause: error });
   }
   return readSession(body);
 }

@@ -125,3 +125,81 @@ describe("readSession", () => {
     },
   );
 });
+
+describe("getSession", () => {
+  it("connects with the credentials the app's function returns, envelope or bare", async () => {
+    for (const answer of [envelope, envelope.data]) {
+      const room = new FakeRoom();
+      let calls = 0;
+      const call = createCall({
+        getSession: async () => {
+          calls += 1;
+          return answer;
+        },
+        roomFactory: () => room.asRoom(),
+        audioContainer: null,
+      });
+      expect(calls).toBe(0); // nothing happens before connect()
+      await call.connect();
+      expect(calls).toBe(1);
+      expect(room.connectedWith).toMatchObject({ url: "wss://voice.example", token: "eyJ.tok" });
+    }
+  });
+
+  it("rejects a result without credentials with session_invalid and never joins", async () => {
+    const room = new FakeRoom();
+    const call = createCall({
+      getSession: async () => JSON.parse('{"success": true, "data": {"token": "t"}}') as never,
+      roomFactory: () => room.asRoom(),
+    });
+    await expect(call.connect()).rejects.toMatchObject({ code: "session_invalid" });
+    expect(call.state).toBe("disconnected");
+    expect(room.connectedWith).toBeUndefined();
+  });
+
+  it("wraps what the function throws in session_request_failed, keeping the cause", async () => {
+    const failure = new Error("CSRF token missing");
+    const call = createCall({
+      getSession: () => Promise.reject(failure),
+      roomFactory: () => new FakeRoom().asRoom(),
+    });
+    const error = await call.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VocableError);
+    expect(error).toMatchObject({ code: "session_request_failed", message: "Could not get a session: CSRF token missing" });
+    expect((error as VocableError).cause).toBe(failure);
+  });
+
+  it("passes a VocableError thrown by the function through unchanged", async () => {
+    const own = new VocableError("session_http_error", "Forbidden", { status: 403 });
+    const call = createCall({ getSession: () => Promise.reject(own), roomFactory: () => new FakeRoom().asRoom() });
+    await expect(call.connect()).rejects.toBe(own);
+  });
+});
+
+describe("session option", () => {
+  it("is validated before any room is created", async () => {
+    let rooms = 0;
+    const call = createCall({
+      session: { token: "", livekit_url: "wss://x" },
+      roomFactory: () => {
+        rooms += 1;
+        return new FakeRoom().asRoom();
+      },
+    });
+    await expect(call.connect()).rejects.toMatchObject({ code: "session_invalid" });
+    expect(rooms).toBe(0);
+  });
+});
+
+describe("CallOptions", () => {
+  it("accepts exactly one way to get credentials (checked by tsc)", () => {
+    const getSession = async () => envelope;
+    // @ts-expect-error session and sessionUrl together are ambiguous
+    createCall({ session: envelope.data, sessionUrl: "/session" });
+    // @ts-expect-error getSession and sessionUrl together are ambiguous
+    createCall({ getSession, sessionUrl: "/session" });
+    // @ts-expect-error one of them is required
+    createCall({ microphone: false });
+    expect(createCall({ getSession }).state).toBe("idle");
+  });
+});
