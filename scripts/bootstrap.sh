@@ -75,16 +75,66 @@ fi
 VOCABLE_CACHE_DIR="$cache" "$local_venv/bin/vocable" livekit install >/dev/null
 
 # --- system packages --------------------------------------------------------------------
-# espeak-ng speaks the languages Piper cannot (run as a separate program)
+# espeak-ng speaks the languages Piper cannot (run as a separate program); Node builds the
+# dashboard and the browser packages
 missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "$mode" = test ]; then
   command -v sox >/dev/null || missing+=(sox)
-  command -v npm >/dev/null || missing+=(nodejs npm)
+  command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then
     missing+=(postgresql)
   fi
 fi
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+
+# --- pgvector for the PostgreSQL test server --------------------------------------------
+# Debian bookworm packages no pgvector for PostgreSQL 15: build the Debian source release
+# (checksum-pinned, seconds to compile) once into the cache, then copy it into the server.
+pgvector_version=0.8.0
+pgvector_sha256=867a2c328d4928a5a9d6f052cd3bc78c7d60228a9b914ad32aa3db88e9de27b0
+install_pgvector() {
+  local pg_config pgmajor build tarball
+  pg_config="$(ls /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -V | tail -1)"
+  [ -n "$pg_config" ] || { say "no PostgreSQL found: pgvector skipped"; return 0; }
+  [ -f "$("$pg_config" --sharedir)/extension/vector.control" ] && return 0
+  pgmajor="$("$pg_config" --version | sed -E 's/[^0-9]*([0-9]+).*/\1/')"
+  build="$cache/pgvector-$pgvector_version-pg$pgmajor"
+  if [ ! -f "$build/.complete" ]; then
+    [ -x "/usr/lib/postgresql/$pgmajor/bin/pg_config" ] && [ -d "$("$pg_config" --includedir-server)" ] \
+      || apt_install "postgresql-server-dev-$pgmajor" make gcc
+    tarball="$cache/src/pgvector_$pgvector_version.orig.tar.gz"
+    mkdir -p "$cache/src"
+    if ! echo "$pgvector_sha256  $tarball" | sha256sum -c --status 2>/dev/null; then
+      say "downloading pgvector $pgvector_version source (Debian)"
+      curl -fsSL -o "$tarball.part" \
+        "https://deb.debian.org/debian/pool/main/p/pgvector/pgvector_$pgvector_version.orig.tar.gz"
+      echo "$pgvector_sha256  $tarball.part" | sha256sum -c --status \
+        || { say "pgvector source checksum mismatch"; rm -f "$tarball.part"; return 1; }
+      mv "$tarball.part" "$tarball"
+    fi
+    rm -rf "$build" && mkdir -p "$build/src"
+    tar -xzf "$tarball" -C "$build/src" --strip-components=1
+    say "building pgvector $pgvector_version for PostgreSQL $pgmajor"
+    # OPTFLAGS empty: no -march=native, so the cached build runs on any x86-64 machine
+    make -s -C "$build/src" PG_CONFIG="$pg_config" OPTFLAGS="" >&2
+    make -s -C "$build/src" PG_CONFIG="$pg_config" OPTFLAGS="" DESTDIR="$build/root" install >&2
+    touch "$build/.complete"
+  fi
+  as_root cp -r "$build/root/." /
+}
+if [ "$mode" = test ]; then install_pgvector; fi
+
+# --- web: the SDK, the React package, the dashboard and the example page -------------------
+# rebuilt only when a source file changed (the stamp is a hash of every source file)
+web_hash="$(cd "$repo" && find package.json package-lock.json web examples/customer/page \
+  \( -name node_modules -o -name dist -o -name .build-stamp \) -prune -o -type f -print0 \
+  | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+if [ "$(cat "$repo/web/.build-stamp" 2>/dev/null)" != "$web_hash" ] || [ ! -d "$repo/node_modules" ]; then
+  say "building the web packages and the dashboard (npm ci && npm run build)"
+  (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error >&2 && npm run build >&2)
+  echo "$web_hash" > "$repo/web/.build-stamp"
+fi
 
 echo "$local_venv"

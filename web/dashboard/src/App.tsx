@@ -1,0 +1,101 @@
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { ApiError, getMe, logout, setUnauthorizedHandler, type User } from "./api";
+import { Layout } from "./components/Layout";
+import { LoadFailed, Loading } from "./components/States";
+import { AgentPage } from "./pages/AgentPage";
+import { AgentsPage } from "./pages/AgentsPage";
+import { CallPage } from "./pages/CallPage";
+import { CallsPage } from "./pages/CallsPage";
+import { LoginPage } from "./pages/LoginPage";
+import { NotFoundPage } from "./pages/NotFoundPage";
+import { SettingsPage } from "./pages/SettingsPage";
+import { matchPath, navigate, useLocation } from "./router";
+import { SessionContext, type SessionContextValue } from "./session";
+
+type Auth = { state: "checking" } | { state: "in"; user: User } | { state: "out" } | { state: "unreachable"; error: unknown };
+
+const HOME = "/agents";
+
+/** Where to go after signing in: only a path on this site, never another origin. */
+function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : HOME;
+}
+
+function SignedInRoutes({ pathname }: { pathname: string }) {
+  let params: Record<string, string> | null;
+  if (pathname === "/agents") return <AgentsPage />;
+  if (pathname === "/agents/new") return <AgentPage key="new" agentId={null} />;
+  if ((params = matchPath("/agents/:id", pathname))) return <AgentPage key={params["id"]} agentId={params["id"] ?? ""} />;
+  if (pathname === "/calls") return <CallsPage />;
+  if ((params = matchPath("/calls/:id", pathname))) return <CallPage key={params["id"]} sessionId={params["id"] ?? ""} />;
+  if (pathname === "/settings") return <SettingsPage />;
+  return <NotFoundPage />;
+}
+
+/** The whole dashboard: checks the session, then routes between the sign-in page and the app. */
+export function App() {
+  const location = useLocation();
+  const [auth, setAuth] = useState<Auth>({ state: "checking" });
+
+  const check = useCallback(() => {
+    setAuth({ state: "checking" });
+    getMe().then(
+      (user) => setAuth({ state: "in", user }),
+      (error: unknown) =>
+        setAuth(error instanceof ApiError && error.status === 401 ? { state: "out" } : { state: "unreachable", error }),
+    );
+  }, []);
+
+  useEffect(check, [check]);
+  useEffect(() => {
+    setUnauthorizedHandler(() => setAuth({ state: "out" }));
+    return () => setUnauthorizedHandler(null);
+  }, []);
+
+  // Redirects: signed out → /login?next=…, signed in on /login or / → where they were going.
+  const onLogin = location.pathname === "/login";
+  useEffect(() => {
+    if (auth.state === "out" && !onLogin) {
+      const next = location.href === "/" ? "" : `?next=${encodeURIComponent(location.href)}`;
+      navigate(`/login${next}`, { replace: true });
+    } else if (auth.state === "in" && (onLogin || location.pathname === "/")) {
+      navigate(onLogin ? safeNext(location.search.get("next")) : HOME, { replace: true });
+    }
+  }, [auth.state, onLogin, location.href, location.pathname, location.search]);
+
+  const session = useMemo<SessionContextValue | null>(() => {
+    if (auth.state !== "in") return null;
+    return {
+      user: auth.user,
+      signOut: async () => {
+        try {
+          await logout();
+        } catch {
+          // Signed out on the server or not: the cookie is gone or expired either way.
+        }
+        navigate("/login", { replace: true });
+        setAuth({ state: "out" });
+      },
+    };
+  }, [auth]);
+
+  if (auth.state === "checking") return <Loading label="Loading Vocable…" />;
+  if (auth.state === "unreachable") {
+    return (
+      <main className="centered">
+        <LoadFailed error={auth.error} onRetry={check} />
+      </main>
+    );
+  }
+  if (auth.state === "out") {
+    return onLogin ? <LoginPage onSignedIn={(user) => setAuth({ state: "in", user })} /> : <Loading />;
+  }
+  if (!session || onLogin) return <Loading />;
+  return (
+    <SessionContext.Provider value={session}>
+      <Layout>
+        <SignedInRoutes pathname={location.pathname} />
+      </Layout>
+    </SessionContext.Provider>
+  );
+}

@@ -1,0 +1,123 @@
+import type { Agent, AgentCreate, AgentUpdate, Engines } from "../api";
+
+/** The agent form's editable values, as the inputs hold them (numbers as text). */
+export interface AgentValues {
+  name: string;
+  system_prompt: string;
+  greeting: string;
+  language: string;
+  stt_engine: string;
+  llm_engine: string;
+  tts_engine: string;
+  max_call_seconds: string;
+  active: boolean;
+}
+
+export type AgentField = keyof AgentValues;
+
+export const AGENT_FIELDS: readonly AgentField[] = [
+  "name",
+  "system_prompt",
+  "greeting",
+  "language",
+  "stt_engine",
+  "llm_engine",
+  "tts_engine",
+  "max_call_seconds",
+  "active",
+];
+
+/** Common BCP-47 tags for the language picker; any other valid tag can be typed. */
+export const COMMON_LANGUAGES: readonly { tag: string; name: string }[] = [
+  { tag: "en", name: "English" },
+  { tag: "en-US", name: "English (United States)" },
+  { tag: "en-GB", name: "English (United Kingdom)" },
+  { tag: "es", name: "Spanish" },
+  { tag: "es-MX", name: "Spanish (Mexico)" },
+  { tag: "fr", name: "French" },
+  { tag: "de", name: "German" },
+  { tag: "it", name: "Italian" },
+  { tag: "pt", name: "Portuguese" },
+  { tag: "pt-BR", name: "Portuguese (Brazil)" },
+  { tag: "nl", name: "Dutch" },
+  { tag: "sv", name: "Swedish" },
+  { tag: "pl", name: "Polish" },
+  { tag: "tr", name: "Turkish" },
+  { tag: "ru", name: "Russian" },
+  { tag: "uk", name: "Ukrainian" },
+  { tag: "ar", name: "Arabic" },
+  { tag: "hi", name: "Hindi" },
+  { tag: "ja", name: "Japanese" },
+  { tag: "ko", name: "Korean" },
+  { tag: "zh", name: "Chinese" },
+];
+
+/** Defaults for a new agent, matching the API's own defaults. */
+export function newAgentValues(engines: Engines | null): AgentValues {
+  const first = (kind: keyof Engines, fallback: string) => engines?.[kind][0]?.name ?? fallback;
+  return {
+    name: "",
+    system_prompt: "You are a helpful voice assistant. Keep answers short.",
+    greeting: "Hello! How can I help you today?",
+    language: "en",
+    stt_engine: first("stt", "auto"),
+    llm_engine: first("llm", "qwen2.5-1.5b"),
+    tts_engine: first("tts", "auto"),
+    max_call_seconds: "900",
+    active: true,
+  };
+}
+
+export function valuesFromAgent(agent: Agent): AgentValues {
+  return {
+    name: agent.name,
+    system_prompt: agent.system_prompt,
+    greeting: agent.greeting,
+    language: agent.language,
+    stt_engine: agent.stt_engine,
+    llm_engine: agent.llm_engine,
+    tts_engine: agent.tts_engine,
+    max_call_seconds: String(agent.max_call_seconds),
+    active: agent.active,
+  };
+}
+
+/** Client-side checks before anything is sent; the API validates everything again. */
+export function checkValues(values: AgentValues): Partial<Record<AgentField, string>> {
+  const problems: Partial<Record<AgentField, string>> = {};
+  if (!values.name.trim()) problems.name = "Give the agent a name";
+  if (!values.language.trim()) problems.language = "Choose a language, e.g. en or es-MX";
+  const seconds = Number(values.max_call_seconds);
+  if (!values.max_call_seconds.trim() || !Number.isInteger(seconds)) {
+    problems.max_call_seconds = "Enter a whole number of seconds";
+  }
+  return problems;
+}
+
+function toPayload(values: AgentValues): Required<Omit<AgentCreate, "reference_audio_url">> {
+  return {
+    name: values.name.trim(),
+    system_prompt: values.system_prompt,
+    greeting: values.greeting,
+    language: values.language.trim(),
+    stt_engine: values.stt_engine,
+    llm_engine: values.llm_engine,
+    tts_engine: values.tts_engine,
+    max_call_seconds: Number(values.max_call_seconds),
+    active: values.active,
+  };
+}
+
+export function toCreate(values: AgentValues): AgentCreate {
+  return toPayload(values);
+}
+
+/** Only the fields that differ from the saved agent, for `PATCH`. */
+export function changedFields(agent: Agent, values: AgentValues): AgentUpdate {
+  const next = toPayload(values);
+  const changes: AgentUpdate = {};
+  for (const key of Object.keys(next) as (keyof typeof next)[]) {
+    if (next[key] !== agent[key]) Object.assign(changes, { [key]: next[key] });
+  }
+  return changes;
+}

@@ -1,0 +1,16 @@
+import { createContext, useContext } from "react";
+import type { User } from "./api";
+
+export interface SessionContextValue {
+  user: User;
+  signOut: () => Promise<void>;
+}
+
+export const SessionContext = createContext<SessionContextValue | null>(null);
+
+/** The signed-in user and the sign-out action; only inside the signed-in shell. */
+export function useSession(): SessionContextValue {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error("useSession() outside the signed-in shell");
+  return value;
+}

@@ -1,0 +1,162 @@
+import "./mockCallPanel";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { App } from "../src/App";
+import { callPanel } from "./mockCallPanel";
+import { ENGINES, USER, agentFixture, envelopeError, fakeApi } from "./fakeApi";
+
+function signedInApi(extra: Parameters<typeof fakeApi>[0] = {}) {
+  return fakeApi({
+    "GET /api/auth/me": USER,
+    "GET /api/engines": ENGINES,
+    "GET /api/agents/agt_123": agentFixture(),
+    "GET /api/agents/agt_123/sessions?limit=10": [],
+    ...extra,
+  });
+}
+
+async function openAgent() {
+  window.history.replaceState(null, "", "/agents/agt_123");
+  render(<App />);
+  await screen.findByTestId("agent-id");
+}
+
+describe("agent page", () => {
+  it("shows the Agent ID and the form filled from the agent", async () => {
+    signedInApi();
+    await openAgent();
+    expect(screen.getByTestId("agent-id").textContent).toBe("agt_123");
+    expect((screen.getByLabelText("Name") as HTMLInputElement).value).toBe("Front desk");
+    expect((screen.getByLabelText("Language") as HTMLInputElement).value).toBe("en");
+    expect((screen.getByLabelText("Speech-to-text") as HTMLSelectElement).value).toBe("auto");
+    expect((screen.getByLabelText("Active") as HTMLInputElement).checked).toBe(true);
+    expect(screen.getByRole("heading", { name: "Knowledge base" })).toBeTruthy();
+    expect(screen.getByRole("heading", { name: "Tools (MCP servers)" })).toBeTruthy();
+    expect(screen.getByRole("heading", { name: "Try it" })).toBeTruthy();
+  });
+
+  it("saves with PATCH carrying only the changed fields and the CSRF header", async () => {
+    document.cookie = "vocable_csrf=csrf-1";
+    const api = signedInApi({ "PATCH /api/agents/agt_123": (req) => agentFixture(req.body as Record<string, unknown>) });
+    await openAgent();
+    fireEvent.change(screen.getByLabelText("Greeting"), { target: { value: "Welcome!" } });
+    fireEvent.change(screen.getByLabelText("Max call seconds"), { target: { value: "600" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await screen.findByText("Saved.");
+    const [patch] = api.find("PATCH", "/api/agents/agt_123");
+    expect(patch?.body).toEqual({ greeting: "Welcome!", max_call_seconds: 600 });
+    expect(patch?.headers["x-csrf-token"]).toBe("csrf-1");
+  });
+
+  it("shows an API field error next to its field and other errors in an alert", async () => {
+    signedInApi({
+      "PATCH /api/agents/agt_123": {
+        status: 422,
+        body: envelopeError("invalid_request", "Invalid request: check language", [
+          { field: "language", message: "the auto speech-to-text engine cannot transcribe this language" },
+        ]),
+      },
+    });
+    await openAgent();
+    const language = screen.getByLabelText("Language") as HTMLInputElement;
+    fireEvent.change(language, { target: { value: "tlh" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const message = await screen.findByText(/cannot transcribe this language/);
+    expect(language.getAttribute("aria-invalid")).toBe("true");
+    expect(language.getAttribute("aria-describedby")?.split(" ")).toContain(message.id);
+    // the field error is next to the field, not (also) in an alert banner
+    expect(screen.queryByRole("alert")).toBeNull();
+    const name = screen.getByLabelText("Name");
+    expect(name.getAttribute("aria-invalid")).toBeNull();
+  });
+
+  it("puts errors for no form field in a role=alert banner", async () => {
+    signedInApi({
+      "PATCH /api/agents/agt_123": { status: 503, body: envelopeError("unavailable", "Service temporarily unavailable, retry shortly") },
+    });
+    await openAgent();
+    fireEvent.change(screen.getByLabelText("System prompt"), { target: { value: "New prompt" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("Service temporarily unavailable");
+  });
+
+  it("checks required fields before calling the API", async () => {
+    const api = signedInApi();
+    await openAgent();
+    fireEvent.change(screen.getByLabelText("Name"), { target: { value: "  " } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const name = screen.getByLabelText("Name");
+    expect(name.getAttribute("aria-invalid")).toBe("true");
+    expect(screen.getByText("Give the agent a name")).toBeTruthy();
+    expect(api.find("PATCH", "/api/agents")).toHaveLength(0);
+  });
+
+  it("creates an agent on /agents/new and opens it", async () => {
+    const api = signedInApi({
+      "POST /api/agents": { status: 201, body: agentFixture({ name: "Sales" }) },
+    });
+    window.history.replaceState(null, "", "/agents/new");
+    render(<App />);
+    fireEvent.change(await screen.findByLabelText("Name"), { target: { value: "Sales" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create agent" }));
+    await screen.findByTestId("agent-id");
+    expect(window.location.pathname).toBe("/agents/agt_123");
+    expect(api.find("POST", "/api/agents")[0]?.body).toMatchObject({ name: "Sales", language: "en", stt_engine: "auto" });
+  });
+
+  it("gives the call panel a session from the dashboard's test-session endpoint", async () => {
+    document.cookie = "vocable_csrf=csrf-2";
+    const data = { token: "t", livekit_url: "ws://lk", room_name: "r", session_id: "s", participant_identity: "u", expires_in_seconds: 600 };
+    const api = signedInApi({ "POST /api/agents/agt_123/test-session": { success: true, message: "Request successful", data } });
+    await openAgent();
+    const section = screen.getByRole("heading", { name: "Try it" }).closest("section") as HTMLElement;
+    expect(within(section).getByTestId("voice-call-panel")).toBeTruthy();
+    const getSession = callPanel.props?.["getSession"] as () => Promise<unknown>;
+    await expect(getSession()).resolves.toEqual(data);
+    expect(api.find("POST", "/api/agents/agt_123/test-session")[0]?.headers["x-csrf-token"]).toBe("csrf-2");
+  });
+
+  it("deletes the agent after confirmation", async () => {
+    const api = signedInApi({ "DELETE /api/agents/agt_123": { status: 204 }, "GET /api/agents": [] });
+    await openAgent();
+    fireEvent.click(screen.getByRole("button", { name: "Delete agent" }));
+    expect(api.find("DELETE", "/api/agents")).toHaveLength(0);
+    fireEvent.click(screen.getByRole("button", { name: "Yes, delete agent" }));
+    await waitFor(() => expect(window.location.pathname).toBe("/agents"));
+    expect(api.find("DELETE", "/api/agents/agt_123")).toHaveLength(1);
+  });
+
+  it("uploads a reference clip, shows a refusal next to the file input, then plays the stored clip", async () => {
+    document.cookie = "vocable_csrf=csrf-3";
+    let attempt = 0;
+    const api = signedInApi({
+      "PUT /api/agents/agt_123/voice": () =>
+        ++attempt === 1
+          ? {
+              status: 422,
+              body: envelopeError("invalid_audio", "The clip is too short", [{ field: "file", message: "the clip must be at least 3 seconds long" }]),
+            }
+          : agentFixture({ voice_id: "voi_1" }),
+    });
+    await openAgent();
+    expect(screen.queryByText("No clip uploaded yet.")).toBeTruthy();
+    const input = screen.getByLabelText("Reference clip") as HTMLInputElement;
+    const clip = new File(["RIFF0000WAVE"], "me.wav", { type: "audio/wav" });
+    fireEvent.change(input, { target: { files: [clip] } });
+    fireEvent.click(screen.getByRole("button", { name: "Upload clip" }));
+    const message = await screen.findByText("the clip must be at least 3 seconds long");
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(input.getAttribute("aria-describedby")?.split(" ")).toContain(message.id);
+
+    fireEvent.change(input, { target: { files: [clip] } });
+    fireEvent.click(screen.getByRole("button", { name: "Upload clip" }));
+    await screen.findByText("Reference clip uploaded.");
+    const audio = document.querySelector("audio");
+    expect(audio?.getAttribute("src")).toBe("/api/agents/agt_123/voice?v=voi_1");
+    const uploads = api.find("PUT", "/api/agents/agt_123/voice");
+    expect(uploads).toHaveLength(2);
+    expect((uploads[1]?.body as FormData).get("file")).toBeTruthy();
+    expect(uploads[1]?.headers["x-csrf-token"]).toBe("csrf-3");
+  });
+});

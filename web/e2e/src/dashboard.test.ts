@@ -1,0 +1,90 @@
+/**
+ * The dashboard as a new operator uses it: sign in, create an API key (shown once), create
+ * an agent (validation errors next to the field), copy the Agent ID, try a call, sign out.
+ * Writes the created key and Agent ID for the customer example that runs next.
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { bubbles, env, eventually, launch, newCallPage, screenshot, texts } from "./support.js";
+
+const PROMPT =
+  "You are the receptionist of Rosa's Bakery. The bakery opens at nine in the morning " +
+  "and closes at six in the evening. Answer questions about opening hours.";
+const GREETING = "Welcome to Rosa's Bakery. How can I help you?";
+
+test("an operator signs in, creates a key and an agent, and tries a call", async () => {
+  const e = env();
+  const browser = await launch(e);
+  try {
+    const { page } = await newCallPage(browser);
+    await page.goto(`${e.vocableUrl}/agents`);
+    // not signed in: the login page
+    await page.getByLabel("Email").waitFor();
+    await screenshot(page, e, "dashboard-login");
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByLabel("Email").fill(e.adminEmail);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").waitFor();
+    await page.getByLabel("Password").fill(e.adminPassword);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("link", { name: "Developer settings", exact: true }).waitFor();
+
+    // developer settings: a key shown once
+    await page.getByRole("link", { name: "Developer settings", exact: true }).click();
+    await page.getByLabel("Key name").fill("website backend");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const secretEl = page.getByTestId("new-key-secret");
+    await secretEl.waitFor();
+    const apiKey = (await secretEl.innerText()).trim();
+    assert.match(apiKey, /^sk_[A-Za-z0-9_-]{20,}$/);
+    await page.getByRole("button", { name: "Copy" }).click();
+    await screenshot(page, e, "dashboard-developer-settings-new-key");
+    await page.getByRole("link", { name: "Agents", exact: true }).click();
+    await page.getByRole("link", { name: "Developer settings", exact: true }).click();
+    await page.getByText("website backend").waitFor();
+    assert.ok(!(await page.content()).includes(apiKey), "the secret is shown only once");
+
+    // a new agent; a bad language is reported next to the field
+    await page.getByRole("link", { name: "Agents", exact: true }).click();
+    await page.getByRole("link", { name: "New agent", exact: true }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Bakery receptionist");
+    await page.getByLabel("System prompt").fill(PROMPT);
+    await page.getByLabel("Greeting").fill(GREETING);
+    await page.getByLabel("Language model").selectOption("qwen2.5-0.5b");
+    const language = page.getByLabel("Language", { exact: true });
+    await language.fill("xx-klingon-zz");
+    await page.getByRole("button", { name: "Create agent" }).click();
+    await eventually("the language field to be marked invalid", async () => (await language.getAttribute("aria-invalid")) === "true", 10_000);
+    const describedBy = (await language.getAttribute("aria-describedby")) ?? "";
+    const fieldError = await page.locator(`[id="${describedBy.split(" ")[0]}"]`).innerText();
+    assert.ok(fieldError.trim().length > 0, "the API's error is shown next to the field");
+    await screenshot(page, e, "dashboard-agent-validation-error");
+    await language.fill("en");
+    await page.getByRole("button", { name: "Create agent" }).click();
+    const idEl = page.getByTestId("agent-id");
+    await idEl.waitFor({ timeout: 15_000 });
+    const agentId = (await idEl.innerText()).trim();
+    assert.match(agentId, /^agt_/);
+    await screenshot(page, e, "dashboard-agent-page");
+    writeFileSync(join(e.outDir, "created.json"), JSON.stringify({ apiKey, agentId }));
+
+    // try it: a real call from the agent page (text only here; the voice path is the example's)
+    const tryIt = page.locator("section").filter({ has: page.getByRole("heading", { name: "Try it" }) });
+    await tryIt.getByRole("button", { name: "Start call" }).click();
+    await eventually("the greeting in the try-it panel", async () => (await texts(bubbles(page, "assistant")))[0], 60_000);
+    await screenshot(page, e, "dashboard-try-it");
+    await tryIt.getByRole("button", { name: "End call" }).click();
+
+    // the call shows up in the history, with its transcript
+    await page.getByRole("link", { name: "Calls", exact: true }).click();
+    await page.getByText("Bakery receptionist").first().waitFor({ timeout: 15_000 });
+    await screenshot(page, e, "dashboard-calls");
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Email").waitFor();
+  } finally {
+    await browser.close();
+  }
+});
