@@ -60,8 +60,6 @@ export interface AgentCreate {
   greeting?: string;
   language?: string;
   reference_audio_url?: string | null;
-  /** Link an existing voice of the organisation (instead of `reference_audio_url`). */
-  voice_id?: string | null;
   stt_engine?: string;
   llm_engine?: string;
   tts_engine?: string;
@@ -70,7 +68,10 @@ export interface AgentCreate {
 }
 
 /** A partial update: only the fields present change; `reference_audio_url: null` clears it. */
-export type AgentUpdate = Partial<AgentCreate>;
+export type AgentUpdate = Partial<AgentCreate> & {
+  /** Link an existing voice of the organisation (instead of `reference_audio_url`). */
+  voice_id?: string | null;
+};
 
 export type EngineKind = "stt" | "llm" | "tts";
 

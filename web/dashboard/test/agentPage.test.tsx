@@ -11,6 +11,9 @@ function signedInApi(extra: Parameters<typeof fakeApi>[0] = {}) {
     "GET /api/engines": ENGINES,
     "GET /api/agents/agt_123": agentFixture(),
     "GET /api/agents/agt_123/sessions?limit=10": [],
+    "GET /api/agents/agt_123/knowledge": [],
+    "GET /api/agents/agt_123/mcp-servers": [],
+    "GET /api/voices": [],
     ...extra,
   });
 }
@@ -158,5 +161,64 @@ describe("agent page", () => {
     expect(uploads).toHaveLength(2);
     expect((uploads[1]?.body as FormData).get("file")).toBeTruthy();
     expect(uploads[1]?.headers["x-csrf-token"]).toBe("csrf-3");
+  });
+
+  it("links an existing voice of the organisation and shows the stored voice's provenance", async () => {
+    const voice = (id: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      name: "Narrator",
+      sha256: `sha-${id}`,
+      duration_seconds: 6.25,
+      sample_rate: 24000,
+      size_bytes: 300000,
+      source: "upload",
+      source_url: null,
+      source_format: "wav",
+      created_by_kind: "user",
+      created_by_id: USER.id,
+      created_at: "2025-01-01T10:00:00Z",
+      ...extra,
+    });
+    const voices = [
+      voice("voi_2", { name: "clip.mp3", source: "url", source_url: "https://cdn.example.com/clip.mp3", created_by_kind: "api_key", created_by_id: "key_7" }),
+      voice("voi_1"),
+    ];
+    const api = signedInApi({
+      "GET /api/agents/agt_123": agentFixture({ voice_id: "voi_1" }),
+      "GET /api/voices": voices,
+      "PATCH /api/agents/agt_123": (req) => agentFixture(req.body as Record<string, unknown>),
+    });
+    await openAgent();
+    const provenance = await screen.findByTestId("voice-provenance");
+    expect(provenance.textContent).toContain("Narrator");
+    expect(provenance.textContent).toContain("6.3 s");
+    expect(provenance.textContent).toMatch(/Uploaded .* by you/);
+
+    const picker = screen.getByLabelText("Organisation voice") as HTMLSelectElement;
+    expect(picker.value).toBe("voi_1");
+    fireEvent.change(picker, { target: { value: "voi_2" } });
+    fireEvent.click(screen.getByRole("button", { name: "Use this voice" }));
+    await screen.findByText("Voice linked.");
+    expect(api.find("PATCH", "/api/agents/agt_123")[0]?.body).toEqual({ voice_id: "voi_2" });
+    await waitFor(() => expect(screen.getByTestId("voice-provenance").textContent).toContain("Fetched from https://cdn.example.com/clip.mp3"));
+    expect(screen.getByTestId("voice-provenance").textContent).toContain("an API key (key_7)");
+  });
+
+  it("shows a refused reference audio URL next to its field", async () => {
+    signedInApi({
+      "PATCH /api/agents/agt_123": {
+        status: 422,
+        body: envelopeError("not_audio", "The URL did not return audio", [{ field: "reference_audio_url", message: "The URL did not return audio" }]),
+      },
+    });
+    await openAgent();
+    const input = screen.getByLabelText("Reference audio URL");
+    expect(input.getAttribute("aria-describedby")).toBeTruthy();
+    expect(document.getElementById(input.getAttribute("aria-describedby") ?? "")?.textContent).toContain("fetched and checked when you save it");
+    fireEvent.change(input, { target: { value: "https://example.com/page.html" } });
+    fireEvent.click(screen.getByRole("button", { name: "Update voice URL" }));
+    const message = await screen.findByText("The URL did not return audio");
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(input.getAttribute("aria-describedby")?.split(" ")).toContain(message.id);
   });
 });

@@ -2,7 +2,8 @@ import { Suspense, lazy, useState, type ReactNode } from "react";
 import { deleteAgent, getAgent, listEngines, type Agent } from "../api";
 import { AgentCalls } from "../agent/AgentCalls";
 import { AgentForm } from "../agent/AgentForm";
-import { ComingSoon } from "../agent/ComingSoon";
+import { KnowledgeSection } from "../agent/KnowledgeSection";
+import { McpSection } from "../agent/McpSection";
 import { VoiceSection } from "../agent/VoiceSection";
 import { Badge } from "../components/Badge";
 import { ConfirmButton } from "../components/ConfirmButton";
@@ -134,16 +135,8 @@ export function AgentPage({ agentId }: { agentId: string | null }) {
   const sections: Section[] = [
     { id: "settings", title: "Settings", body: <AgentForm agent={agent} engines={engineList} onSaved={setAgent} /> },
     { id: "voice", title: "Reference voice", body: <VoiceSection agent={agent} onChange={setAgent} /> },
-    {
-      id: "knowledge",
-      title: "Knowledge base",
-      body: <ComingSoon>Upload documents the agent searches on every turn. This section arrives with the knowledge API.</ComingSoon>,
-    },
-    {
-      id: "tools",
-      title: "Tools (MCP servers)",
-      body: <ComingSoon>Connect MCP servers whose tools the agent may call during a call. This section arrives with the MCP API.</ComingSoon>,
-    },
+    { id: "knowledge", title: "Knowledge base", body: <KnowledgeSection agentId={agent.id} /> },
+    { id: "tools", title: "Tools (MCP servers)", body: <McpSection agentId={agent.id} /> },
     { id: "calls", title: "Call history", body: <AgentCalls agentId={agent.id} agentName={agent.name} /> },
     { id: "danger", title: "Delete", body: <DangerZone agent={agent} /> },
   ];
