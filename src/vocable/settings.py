@@ -6,10 +6,11 @@ set are generated on first run and kept in the data directory (see ``secrets.py`
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"secret", "devkey", "changeme", "change-me", ""}
@@ -24,6 +25,17 @@ def _comma_separated(value: object) -> object:
 
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
 CommaInts = Annotated[list[int], NoDecode, BeforeValidator(_comma_separated)]
+
+
+def _networks(value: list[str]) -> list[str]:
+    """Each entry a CIDR or a bare address, normalised (``10.0.0.1/8`` → ``10.0.0.0/8``)."""
+    try:
+        return [str(ipaddress.ip_network(v, strict=False)) for v in value]
+    except ValueError:
+        raise ValueError("each entry must be an IP address or a CIDR such as 10.0.0.0/8") from None
+
+
+ProxyList = Annotated[CommaList, AfterValidator(_networks)]
 
 
 def _default_data_dir() -> Path:
@@ -127,10 +139,76 @@ class Settings(BaseSettings):
     outbound_total_timeout_seconds: float = Field(default=30.0, gt=0)
     outbound_max_redirects: int = Field(default=3, ge=0, le=10)
 
+    # --- MCP tools -------------------------------------------------------------------
+    mcp_max_servers_per_agent: int = Field(default=10, ge=1, le=100)
+    mcp_max_tool_calls_per_turn: int = Field(default=3, ge=1, le=20)
+    """Tool calls one caller turn may make; further calls get a refusal as their result."""
+    mcp_connect_budget_seconds: float = Field(default=5.0, gt=0, le=30)
+    """At call start, a server that has not listed its tools within this (or its own
+    timeout, if shorter) is left out of the call with a warning."""
+    mcp_filler_after_seconds: float = Field(default=1.5, ge=0)
+    """A tool still running after this long makes the agent say ``mcp_filler_text``."""
+    mcp_filler_text: str = "One moment, let me check."
+    mcp_max_result_chars: int = Field(default=2000, ge=100, le=100_000)
+    """A tool result longer than this is cut before the LLM reads it."""
+    mcp_record_chars: int = Field(default=500, ge=50, le=20_000)
+    """Arguments and results are cut to this length in the call record."""
+
+    # --- reference voices -----------------------------------------------------------
+    voice_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Largest reference clip an upload or URL may carry (the URL fetch stops past it)."""
+    voice_min_seconds: float = Field(default=3.0, ge=0.5, le=600)
+    voice_max_seconds: float = Field(default=60.0, ge=1, le=600)
+    """Decoded duration bounds; longer clips are refused while decoding, not after."""
+    voice_decode_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Wall-clock bound on decoding one clip; a clip that takes longer is refused."""
+    voice_url_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    """How long a session's ``reference_audio_url`` is served from the stored voice
+    without fetching it again (0: fetch on every session)."""
+
+    # --- API keys -------------------------------------------------------------------
+    key_rotation_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
+    """How long a rotated key keeps working when the rotation does not say (0: stops now)."""
+    trusted_proxies: ProxyList = Field(default_factory=list)
+    """CIDRs of reverse proxies whose ``X-Forwarded-For`` names the client, comma-separated;
+    empty: the client is the connection's peer address (per-key IP allow-lists and the
+    audit log use it)."""
+
+    # --- webhooks -------------------------------------------------------------------
+    webhook_dispatch: bool = True
+    """Whether this API process runs a delivery thread (any number of processes may)."""
+    webhook_max_endpoints_per_org: int = Field(default=10, ge=1, le=100)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    """Attempts per delivery before it is ``failed``; with the backoff below, 8 attempts
+    span about three hours."""
+    webhook_retry_base_seconds: float = Field(default=120.0, gt=0)
+    """Delay before the second attempt; it doubles for each later one (±25 % jitter)."""
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    """Cap on one delay, a receiver's ``Retry-After`` included."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """Whole-request deadline for one attempt (connect, send, response headers)."""
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    """A delivery claimed by a process that stopped is retried after this; keep it
+    above ``webhook_timeout_seconds`` so a slow attempt is not sent twice."""
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1, le=64)
+    """Deliveries one process sends at once."""
+    webhook_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
+    """After a secret rotation, deliveries are signed with the old secret too for this
+    long, so receivers can switch without losing events."""
+
     dashboard_dir: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parents[2] / "web" / "dashboard" / "dist"
     )
     """The built dashboard (``npm run build`` in ``web/``), served at ``/``."""
+
+    # --- faults -----------------------------------------------------------------------
+    livekit_webhook_url: str | None = None
+    """Where LiveKit posts its server webhooks (lost calls end at once); derived from the
+    API URL when unset. Must reach this API from the LiveKit server."""
+    session_sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """How often the API closes call records nobody will close (past their deadline, or
+    whose room LiveKit no longer has): the backstop behind the webhooks."""
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
@@ -141,6 +219,20 @@ class Settings(BaseSettings):
             raise ValueError("VOCABLE_LIVEKIT_API_SECRET is a placeholder or shorter than 32 chars")
         if self.livekit_api_key in {"devkey"}:
             raise ValueError("VOCABLE_LIVEKIT_API_KEY must not be the development key")
+        return self
+
+    @model_validator(mode="after")
+    def _voice_duration_bounds(self) -> Settings:
+        if self.voice_min_seconds >= self.voice_max_seconds:
+            raise ValueError("VOCABLE_VOICE_MIN_SECONDS must be below VOCABLE_VOICE_MAX_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_lease_covers_an_attempt(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "VOCABLE_WEBHOOK_LEASE_SECONDS must be above VOCABLE_WEBHOOK_TIMEOUT_SECONDS"
+            )
         return self
 
     @property

@@ -85,7 +85,7 @@ def test_overrides_reach_the_worker_but_never_the_browser(
         "language": "es-mx",
         "system_prompt": secret_prompt,
         "greeting": "Hola, soy Ada",
-        "reference_audio_url": "https://voices.example.com/ada.wav",
+        # reference_audio_url is fetched at creation: tests/integration/test_voice_api.py
         "voice_model": "default",
         "mcp_headers": {"Authorization": "Bearer MCP-HEADER-MARKER"},
         "metadata": {"customer_id": 42},
@@ -102,7 +102,6 @@ def test_overrides_reach_the_worker_but_never_the_browser(
     assert cfg["language"] == "es-MX"
     assert cfg["system_prompt"] == secret_prompt
     assert cfg["greeting"] == "Hola, soy Ada"
-    assert cfg["reference_audio_url"] == "https://voices.example.com/ada.wav"
     assert cfg["mcp_headers"] == {"Authorization": "Bearer MCP-HEADER-MARKER"}
     assert cfg["metadata"] == {"customer_id": 42}
 

@@ -36,7 +36,12 @@ def running_api(platform: Platform) -> Iterator[ApiServer]:
     """Serve the app with uvicorn on a free port in a background thread."""
     port = platform.settings.api_port
     config = uvicorn.Config(
-        create_app(platform), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        create_app(platform),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # as `vocable up`: the API judges X-Forwarded-For itself
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -106,6 +111,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "VOCABLE_LIVEKIT_PORT": str(settings.livekit_port),
             "VOCABLE_AGENT_NAME": settings.agent_name,
             "VOCABLE_WORKER_PREWARM_LLM": settings.worker_prewarm_llm or "",
+            "VOCABLE_OUTBOUND_ALLOW_HOSTS": ",".join(settings.outbound_allow_hosts),
         }
     )
     if settings.database_url:

@@ -6,7 +6,10 @@ from fastapi import FastAPI
 
 from vocable import __version__
 from vocable.api.errors import install_error_handlers
-from vocable.api.routes import agents, auth, internal, keys, meta, sessions
+from vocable.api.routes import agents, auth, internal, keys, knowledge, meta, sessions, voices
+from vocable.api.routes import audit as audit_routes
+from vocable.api.routes import mcp as mcp_routes
+from vocable.api.routes import webhooks as webhook_routes
 from vocable.platform import Platform
 
 
@@ -21,11 +24,16 @@ def create_app(platform: Platform) -> FastAPI:
     # the session route is registered before /api/agents/{agent_id}
     for router in (
         sessions.router,
+        mcp_routes.router,
         auth.router,
         keys.router,
+        audit_routes.router,
         agents.router,
         agents.records,
         internal.router,
+        knowledge.router,
+        voices.router,
+        webhook_routes.router,
         meta.router,
     ):
         app.include_router(router)

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vocable.api.errors import ApiError
 from vocable.db.models import ApiKey, LoginSession, User
 from vocable.platform import Platform
 from vocable.security.tokens import constant_time_equal, hash_secret, looks_like_api_key
+from vocable.services.accounts import IpAddress, address_allowed, key_is_usable, origin_allowed
+from vocable.services.audit import Actor
+
+log = logging.getLogger("vocable.api.auth")
 
 SESSION_COOKIE = "vocable_session"
 CSRF_COOKIE = "vocable_csrf"
@@ -52,12 +58,79 @@ def _unauthorised(message: str) -> ApiError:
 
 
 def authenticate_api_key(db: Session, raw_key: str) -> ApiKey:
+    """The key with this secret, if it is neither revoked nor expired (else 401)."""
     if not looks_like_api_key(raw_key):
         raise _unauthorised("Invalid API key")
     key = db.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(raw_key)))
-    if key is None or key.revoked_at is not None:
+    if key is None or not key_is_usable(key):
         raise _unauthorised("Invalid API key")
     return key
+
+
+def _address(value: str) -> IpAddress | None:
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request: Request, trusted_proxies: list[str]) -> IpAddress | None:
+    """The client's address: the socket peer, unless the peer is a trusted proxy.
+
+    Behind trusted proxies, ``X-Forwarded-For`` is read from the right (each proxy
+    appends the address it saw) and the first hop that is not a trusted proxy is the
+    client; hops left of it were written by the client and are ignored. ``None`` when
+    it cannot be told (an unparsable hop): keys with IP ranges then refuse the request.
+    """
+    peer = _address(request.client.host) if request.client else None
+    networks = [ipaddress.ip_network(n) for n in trusted_proxies]
+
+    def trusted(address: IpAddress) -> bool:
+        return any(address in net for net in networks)
+
+    if peer is None or not trusted(peer):
+        return peer
+    hops = [h for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    if not hops:
+        return peer
+    address: IpAddress | None = peer
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None or not trusted(address):
+            return address
+    return address  # every hop is a proxy: the leftmost is the closest thing to a client
+
+
+def _refuse_key(db: Session, key: ApiKey, code: str, message: str) -> ApiError:
+    """Count the refusal on the key (the dashboard shows it) and build the 403.
+
+    The body says which rule refused, never the key, its lists or the caller's address.
+    """
+    db.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id)
+        .values(refused_count=ApiKey.refused_count + 1, last_refused_at=datetime.now(UTC))
+    )
+    db.commit()
+    log.warning("api key refused", extra={"key_id": key.id, "reason": code})
+    return ApiError(403, code, message)
+
+
+def check_key_allowlists(db: Session, key: ApiKey, request: Request, platform: Platform) -> None:
+    """Apply the key's allowed origins and IP ranges to this request (403 when outside)."""
+    if not origin_allowed(key, request.headers.get("origin")):
+        raise _refuse_key(
+            db, key, "origin_not_allowed", "This API key is not allowed from this origin"
+        )
+    if key.allowed_ips:
+        address = client_address(request, platform.settings.trusted_proxies)
+        if not address_allowed(key, address):
+            raise _refuse_key(
+                db, key, "ip_not_allowed", "This API key is not allowed from this address"
+            )
 
 
 def _user_from_cookie(request: Request, db: Session) -> User | None:
@@ -75,11 +148,16 @@ def _user_from_cookie(request: Request, db: Session) -> User | None:
 
 
 def get_api_key(
-    db: DbDep, x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None
+    request: Request,
+    db: DbDep,
+    platform: PlatformDep,
+    x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None,
 ) -> ApiKey:
     if not x_api_key:
         raise _unauthorised("Missing x-api-key header")
-    return authenticate_api_key(db, x_api_key)
+    key = authenticate_api_key(db, x_api_key)
+    check_key_allowlists(db, key, request, platform)
+    return key
 
 
 def get_current_user(request: Request, db: DbDep) -> User:
@@ -92,11 +170,13 @@ def get_current_user(request: Request, db: DbDep) -> User:
 def get_principal(
     request: Request,
     db: DbDep,
+    platform: PlatformDep,
     x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None,
 ) -> Principal:
     """An API key (server-to-server) or a dashboard cookie session (with CSRF on writes)."""
     if x_api_key:
         key = authenticate_api_key(db, x_api_key)
+        check_key_allowlists(db, key, request, platform)
         return Principal(org_id=key.org_id, api_key=key)
     user = _user_from_cookie(request, db)
     if user is None:
@@ -116,3 +196,25 @@ ApiKeyDep = Annotated[ApiKey, Depends(get_api_key)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 WorkerDep = Annotated[None, Depends(get_worker)]
+
+
+def _ip(request: Request, platform: Platform) -> str | None:
+    address = client_address(request, platform.settings.trusted_proxies)
+    return str(address) if address is not None else None
+
+
+def get_actor(request: Request, principal: PrincipalDep, platform: PlatformDep) -> Actor:
+    """Who is making this change, for the audit log."""
+    if principal.api_key is not None:
+        return Actor(kind="api_key", id=principal.api_key.id, ip=_ip(request, platform))
+    user_id = principal.user.id if principal.user is not None else None
+    return Actor(kind="user", id=user_id, ip=_ip(request, platform))
+
+
+def get_user_actor(request: Request, user: CurrentUser, platform: PlatformDep) -> Actor:
+    """A dashboard user making a change (key management), for the audit log."""
+    return Actor(kind="user", id=user.id, ip=_ip(request, platform))
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+UserActorDep = Annotated[Actor, Depends(get_user_actor)]

@@ -91,6 +91,7 @@ SttEngine = Annotated[str, _EngineName, _engine_validator("stt")]
 LlmEngine = Annotated[str, _EngineName, _engine_validator("llm")]
 TtsEngine = Annotated[str, _EngineName, _engine_validator("tts")]
 MaxCallSeconds = Annotated[int, Field(ge=30, le=7200)]
+VoiceId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
 
 
 # --- the enterprise session endpoint -------------------------------------------------
@@ -203,6 +204,9 @@ class AgentCreate(AgentBase):
     greeting: Greeting = "Hello! How can I help you today?"
     language: LanguageTag = "en"
     reference_audio_url: HttpUrlStr | None = None
+    """Fetched, checked and stored as the agent's voice when the agent is created."""
+    voice_id: VoiceId | None = None
+    """An existing voice of the organisation (instead of ``reference_audio_url``)."""
     stt_engine: SttEngine = catalog.DEFAULTS["stt"]
     llm_engine: LlmEngine = catalog.DEFAULTS["llm"]
     tts_engine: TtsEngine = catalog.DEFAULTS["tts"]
@@ -211,13 +215,19 @@ class AgentCreate(AgentBase):
 
 
 class AgentUpdate(AgentBase):
-    """Partial update: fields left out stay as they are; ``null`` clears the voice URL."""
+    """Partial update: fields left out stay as they are.
+
+    A ``reference_audio_url`` is fetched and becomes the agent's voice; ``null`` clears
+    it (and the voice fetched from it). ``voice_id`` links an existing voice of the
+    organisation; ``null`` unlinks the agent's voice.
+    """
 
     name: Name | None = None
     system_prompt: Prompt | None = None
     greeting: Greeting | None = None
     language: LanguageTag | None = None
     reference_audio_url: HttpUrlStr | None = None
+    voice_id: VoiceId | None = None
     stt_engine: SttEngine | None = None
     llm_engine: LlmEngine | None = None
     tts_engine: TtsEngine | None = None
@@ -234,6 +244,7 @@ class AgentPublic(BaseModel):
     language: str
     reference_audio_url: str | None
     reference_audio_sha256: str | None
+    voice_id: str | None
     stt_engine: str
     llm_engine: str
     tts_engine: str
@@ -241,6 +252,28 @@ class AgentPublic(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+
+
+# --- voices ---------------------------------------------------------------------------
+
+
+class VoicePublic(BaseModel):
+    """A reference voice with its provenance: who added it, when, and from where."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    sha256: str
+    duration_seconds: float
+    sample_rate: int
+    size_bytes: int
+    source: Literal["upload", "url"]
+    source_url: str | None
+    """Scheme, host and path only: the query string is never stored."""
+    source_format: str
+    created_by_kind: Literal["user", "api_key"]
+    created_by_id: str
+    created_at: datetime
 
 
 # --- call records ---------------------------------------------------------------------
@@ -275,6 +308,19 @@ class CallRecordDetail(CallRecordPublic):
 # --- the worker channel ---------------------------------------------------------------
 
 
+class WorkerMcpServer(BaseModel):
+    """An active MCP server of the session's agent, headers decrypted (worker only)."""
+
+    id: str
+    name: str
+    url: str
+    transport: Literal["streamable_http", "sse"]
+    headers: dict[str, str]
+    timeout_seconds: int
+    allowed_tools: list[str] | None
+    """``None``: every tool the server lists."""
+
+
 class WorkerSessionConfig(BaseModel):
     session_id: str
     agent_id: str
@@ -287,6 +333,11 @@ class WorkerSessionConfig(BaseModel):
     greeting: str
     reference_audio_url: str | None
     voice_model: str | None
+    reference_audio_sha256: str | None = None
+    """Hash of the session's normalised reference clip, when it has one."""
+    reference_audio_path: str | None = None
+    """Where the worker GETs that clip (16-bit mono WAV) with its own credential, relative
+    to the API URL: ``/internal/voices/<sha256>``."""
     stt_engine: str
     llm_engine: str
     tts_engine: str
@@ -294,6 +345,7 @@ class WorkerSessionConfig(BaseModel):
     mcp_headers: dict[str, str]
     metadata: dict[str, Any]
     text_only: bool = False
+    mcp_servers: list[WorkerMcpServer] = Field(default_factory=list)
 
 
 class WorkerEvent(BaseModel):

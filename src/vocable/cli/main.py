@@ -127,6 +127,46 @@ def keys_revoke(key_id: str, org: OrgOpt = None) -> None:
     typer.echo("revoked")
 
 
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: str,
+    grace_seconds: Annotated[
+        int | None,
+        typer.Option(help="How long the old key keeps working; 0 revokes it now."),
+    ] = None,
+    org: OrgOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace a key: the new key is printed once; the old one stops after the grace period."""
+    platform = _platform()
+    if grace_seconds is None:
+        grace_seconds = platform.settings.key_rotation_grace_seconds
+    with platform.sessions() as db:
+        try:
+            rotated = accounts.rotate_api_key(
+                db, org_id=_resolve_org(db, org), key_id=key_id, grace_seconds=grace_seconds
+            )
+        except accounts.AccountError as exc:
+            _fail(str(exc))
+            return
+        if rotated is None:
+            _fail("no such key")
+            return
+        old_ends = rotated.previous.expires_at or rotated.previous.revoked_at
+        payload = {
+            "id": rotated.row.id,
+            "key": rotated.secret,
+            "prefix": rotated.row.prefix,
+            "rotated_from": rotated.previous.id,
+            "old_key_stops_at": old_ends.isoformat() if old_ends else None,
+        }
+    _emit(
+        as_json,
+        payload,
+        f"{rotated.secret}\n(shown once; the old key stops at {payload['old_key_stops_at']})",
+    )
+
+
 @agents_app.command("create")
 def agents_create(
     name: Annotated[str, typer.Option()],

@@ -35,6 +35,9 @@ def run_api(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         # access logs would print paths and client addresses only; keep them off by default
         access_log=False,
+        # the client address is Vocable's to judge (VOCABLE_TRUSTED_PROXIES): uvicorn's
+        # default would believe X-Forwarded-For from any local peer
+        proxy_headers=False,
     )
 
 

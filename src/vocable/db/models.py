@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -81,6 +92,17 @@ class ApiKey(Base):
     created_by: Mapped[str | None] = mapped_column(String(40), default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    """The key stops working at this moment (set at creation, or by a rotation's grace)."""
+    rotated_from: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    """The key this one replaced (``POST /api/keys/{id}/rotate``)."""
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Normalised ``scheme://host[:port]``; empty: any origin."""
+    allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Normalised CIDRs the client address must fall in; empty: any address."""
+    refused_count: Mapped[int] = mapped_column(Integer, default=0)
+    """Requests with this key refused by its allow-lists."""
+    last_refused_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Agent(Base):
@@ -95,6 +117,10 @@ class Agent(Base):
     language: Mapped[str] = mapped_column(String(35), default="en")
     reference_audio_url: Mapped[str | None] = mapped_column(String(2048), default=None)
     reference_audio_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    voice_id: Mapped[str | None] = mapped_column(
+        ForeignKey("voices.id", ondelete="SET NULL"), default=None
+    )
+    """The agent's reference voice; ``reference_audio_sha256`` is its hash, kept beside it."""
     stt_engine: Mapped[str] = mapped_column(String(80))
     llm_engine: Mapped[str] = mapped_column(String(80))
     tts_engine: Mapped[str] = mapped_column(String(80))
@@ -146,3 +172,199 @@ class TranscriptTurn(Base):
     text: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeDocument(Base):
+    """A document in an agent's knowledge base; its chunks live in the knowledge index.
+
+    ``generation`` names the indexed chunks that search may return (0: none). Indexing
+    writes a new generation beside the live one and swaps it here in one update, so a
+    crash or a re-index never exposes a half-indexed document.
+    """
+
+    __tablename__ = "knowledge_documents"
+    __table_args__ = (
+        Index("ix_knowledge_agent", "agent_id", "created_at"),
+        Index("ix_knowledge_org", "org_id"),
+        Index("ix_knowledge_status", "status", "lease_expires_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(40), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    indexed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class KnowledgeFile(Base):
+    """The uploaded bytes of a document, kept for re-indexing (in the database, so any
+    API process can ingest it)."""
+
+    __tablename__ = "knowledge_files"
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("knowledge_documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Voice(Base):
+    """A reference voice of an organisation, with its provenance.
+
+    The audio is stored once per content hash (see ``vocable.voices.store``); two records
+    with the same hash, in one organisation or several, share the file.
+    """
+
+    __tablename__ = "voices"
+    __table_args__ = (
+        Index("ux_voices_org_sha256", "org_id", "sha256", unique=True),
+        Index("ix_voices_sha256", "sha256"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the stored normalised WAV."""
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    """``upload`` or ``url``."""
+    source_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    """Scheme, host and path of the URL it was fetched from; never the query string."""
+    source_format: Mapped[str] = mapped_column(String(40))
+    """Container and codec of what was received, e.g. ``ogg/opus``."""
+    created_by_kind: Mapped[str] = mapped_column(String(16))
+    """``user`` (a dashboard user) or ``api_key``."""
+    created_by_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class McpServer(Base):
+    """An MCP server an agent's calls may use. Static headers are sealed with the
+    platform key (``headers_encrypted``); only their names are kept in the clear."""
+
+    __tablename__ = "mcp_servers"
+    __table_args__ = (Index("ix_mcp_servers_agent", "agent_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    url: Mapped[str] = mapped_column(String(2048))
+    transport: Mapped[str] = mapped_column(String(20), default="streamable_http")
+    headers_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    header_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    timeout_seconds: Mapped[int] = mapped_column(Integer, default=12)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed_tools: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    """Tool names the LLM may call; ``None`` means every tool the server lists."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditEvent(Base):
+    """One change to an organisation's keys, agents or sessions; append-only.
+
+    ``details`` holds names (e.g. which fields changed), never values: prompts and
+    headers stay out of the log. Written in the transaction of the change it records.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_org", "org_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    """``user`` (dashboard), ``api_key`` or ``system`` (the CLI, first-run setup)."""
+    actor_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    action: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebhookEndpoint(Base):
+    """Where an organisation receives session events. The signing secret is sealed with
+    the platform key; the previous one stays valid until ``previous_secret_expires_at``."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_org", "org_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """One event of an organisation; ``payload`` is the exact body every delivery sends.
+
+    ``phase`` (``started`` or ``ended``) is unique per session, so a repeated or racing
+    report can never emit a second event for the same change.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ux_webhook_events_session_phase", "session_id", "phase", unique=True),
+        Index("ix_webhook_events_org", "org_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(40))
+    session_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    """No foreign key: deleting an agent (and its sessions) must not drop queued events."""
+    phase: Mapped[str | None] = mapped_column(String(16), default=None)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event to one endpoint, with its attempts.
+
+    ``pending`` (due at ``next_attempt_at``) → ``delivering`` (claimed by a process until
+    ``lease_expires_at``) → ``delivered`` or ``failed``, or back to ``pending`` to retry.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(40), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    """What went wrong, in our words: never a URL, a header or the receiver's body."""
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -9,11 +9,18 @@ Later turns are fast because llama.cpp keeps the previous request's tokens in it
 cache and evaluates only the part of the new prompt that differs. The conversation is
 rendered with the model's own chat template, so a call's system prompt and earlier turns
 are the same tokens every turn and only the newest user turn is evaluated.
+
+Tools are offered through the same template (Qwen2.5's lists them in the system prompt);
+the model's calls are read back tolerantly (``llama_tools``) and emitted as
+``FunctionToolCall`` deltas, as hosted LLM plugins do, so livekit-agents runs them.
+Earlier calls and their results are rendered back as assistant tool calls and ``tool``
+messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import weakref
@@ -35,7 +42,16 @@ from llama_cpp.llama_types import (
     ChatCompletionRequestAssistantMessage,
     ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestToolMessage,
     ChatCompletionRequestUserMessage,
+    ChatCompletionTool,
+)
+
+from vocable.providers.llama_tools import (
+    ANSWER_HINT,
+    TOOL_HINT,
+    ToolCallSplitter,
+    compact_schema,
 )
 
 log = logging.getLogger("vocable.providers.llama")
@@ -95,9 +111,13 @@ class _ChatTemplate:
             return ""
         return self._model.detokenize([token], special=True).decode("utf-8", errors="replace")
 
-    def render(self, messages: list[ChatCompletionRequestMessage]) -> tuple[list[int], list[str]]:
+    def render(
+        self,
+        messages: list[ChatCompletionRequestMessage],
+        tools: list[ChatCompletionTool] | None = None,
+    ) -> tuple[list[int], list[str]]:
         """Prompt token ids (with the assistant turn opened) and the stop strings."""
-        formatted = self._formatter(messages=messages)
+        formatted = self._formatter(messages=messages, tools=tools or None)
         tokens = self._model.tokenize(
             formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
         )
@@ -171,20 +191,28 @@ class LlamaLLM(llm.LLM[Never]):  # Never: no events beyond the base LLM's
         """Start a reply to ``chat_ctx``; iterate the returned stream for its chunks.
 
         ``extra_kwargs`` may override ``max_tokens`` and ``temperature`` for this reply.
-        ``tools``, ``parallel_tool_calls`` and ``tool_choice`` are accepted and ignored
-        for now: tool calls are not offered to the model yet (see ``_generate``).
+        ``tools`` are offered to the model unless ``tool_choice`` is ``"none"``; other
+        ``tool_choice`` values and ``parallel_tool_calls`` cannot be enforced on a local
+        model and are ignored.
         """
         options = dict(extra_kwargs) if utils.is_given(extra_kwargs) else {}
         unknown = set(options) - {"max_tokens", "temperature"}
         if unknown:
             raise ValueError(f"unsupported extra_kwargs for llama.cpp: {sorted(unknown)}")
+        offer_tools = bool(tools) and tool_choice != "none"
         return LlamaStream(
             self,
             chat_ctx=chat_ctx,
             tools=tools or [],
             conn_options=conn_options,
+            offer_tools=offer_tools,
             max_tokens=int(options.get("max_tokens", self._max_tokens)),
-            temperature=float(options.get("temperature", self._temperature)),
+            # Greedy when tools are offered: sampled at 0.4, the 1.5B model sometimes
+            # described the call in words ("use get_order_status with 4417") instead of
+            # making it; greedy it made the call every time it was measured.
+            temperature=float(
+                options.get("temperature", 0.0 if offer_tools else self._temperature)
+            ),
         )
 
 
@@ -198,17 +226,21 @@ class LlamaStream(llm.LLMStream):
         chat_ctx: llm.ChatContext,
         tools: list[llm.Tool],
         conn_options: APIConnectOptions,
+        offer_tools: bool,
         max_tokens: int,
         temperature: float,
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._engine = llm_
+        self._offered = tool_schemas(tools) if offer_tools else []
         self._max_tokens = max_tokens
         self._temperature = temperature
 
     async def _run(self) -> None:
         request_id = utils.shortuuid("llama_")
         messages = chat_messages(self._chat_ctx)
+        if self._offered:
+            messages = with_tool_hint(messages)
         loop = asyncio.get_running_loop()
         texts: asyncio.Queue[str | None] = asyncio.Queue()
         stop = threading.Event()
@@ -225,6 +257,7 @@ class LlamaStream(llm.LLMStream):
                     self._engine._llama,
                     self._engine._shared,
                     messages,
+                    tools=self._offered,
                     max_tokens=self._max_tokens,
                     temperature=self._temperature,
                     on_text=send,
@@ -234,10 +267,27 @@ class LlamaStream(llm.LLMStream):
                 send(None)
 
         job = loop.run_in_executor(None, work)
+        # with tools offered, a reply may be a tool call: it is held back, never spoken
+        splitter = ToolCallSplitter() if self._offered else None
         try:
             while (text := await texts.get()) is not None:
-                delta = llm.ChoiceDelta(role="assistant", content=text)
-                self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
+                self._send_text(request_id, splitter.feed(text) if splitter else text)
+            if splitter is not None:
+                rest, calls = splitter.finish()
+                self._send_text(request_id, rest)
+                if calls:
+                    delta = llm.ChoiceDelta(
+                        role="assistant",
+                        tool_calls=[
+                            llm.FunctionToolCall(
+                                name=call.name,
+                                arguments=json.dumps(call.arguments),
+                                call_id=utils.shortuuid("call_"),
+                            )
+                            for call in calls
+                        ],
+                    )
+                    self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
             # shield: a cancelled stream must not cancel the job's future, whose result
             # (or error) _log_late_failure still reads
             usage = await asyncio.shield(job)
@@ -253,6 +303,17 @@ class LlamaStream(llm.LLMStream):
                 job.add_done_callback(_log_late_failure)
         self._event_ch.send_nowait(llm.ChatChunk(id=request_id, usage=usage))
 
+    def _send_text(self, request_id: str, text: str) -> None:
+        if text:
+            delta = llm.ChoiceDelta(role="assistant", content=text)
+            self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
+
+
+def tool_schemas(tools: list[llm.Tool]) -> list[ChatCompletionTool]:
+    """The function tools in the OpenAI shape the chat template expects, compacted."""
+    functions = llm.ToolContext(tools).parse_function_tools("openai", strict=False)
+    return [compact_schema(f) for f in functions]
+
 
 def _log_late_failure(job: asyncio.Future[llm.CompletionUsage]) -> None:
     if not job.cancelled() and (error := job.exception()) is not None:
@@ -260,26 +321,77 @@ def _log_late_failure(job: asyncio.Future[llm.CompletionUsage]) -> None:
 
 
 def chat_messages(chat_ctx: llm.ChatContext) -> list[ChatCompletionRequestMessage]:
-    """The chat context as chat-template messages: system, user and assistant text.
+    """The chat context as chat-template messages: system, user, assistant, tool calls.
 
     ``developer`` counts as ``system``, and consecutive system messages (an agent's
     instructions and its per-turn additions) are joined, since the chat template gives a
-    system prompt one slot. Images and audio are dropped: the model reads text only.
+    system prompt one slot. Consecutive function calls become one assistant message with
+    ``tool_calls``; their outputs become ``tool`` messages. Images and audio are dropped:
+    the model reads text only.
     """
-    turns: list[tuple[str, str]] = []
+    out: list[ChatCompletionRequestMessage] = []
     for item in chat_ctx.items:
-        if not isinstance(item, llm.ChatMessage):
-            # Function calls and their outputs are skipped until tool calls are supported.
-            continue
-        text = item.text_content
-        if not text:
-            continue
-        role = "system" if item.role in ("system", "developer") else item.role
-        if role == "system" and turns and turns[-1][0] == "system":
-            turns[-1] = ("system", f"{turns[-1][1]}\n{text}")
-        else:
-            turns.append((role, text))
-    return [_message(role, text) for role, text in turns]
+        if isinstance(item, llm.FunctionCall):
+            _add_tool_call(out, item)
+        elif isinstance(item, llm.FunctionCallOutput):
+            out.append(
+                ChatCompletionRequestToolMessage(
+                    role="tool", content=item.output, tool_call_id=item.call_id
+                )
+            )
+        elif isinstance(item, llm.ChatMessage) and (text := item.text_content):
+            role = "system" if item.role in ("system", "developer") else item.role
+            last = out[-1] if out else None
+            if role == "system" and last is not None and last["role"] == "system":
+                out[-1] = _message("system", f"{last.get('content')}\n{text}")
+            else:
+                out.append(_message(role, text))
+    return out
+
+
+def with_tool_hint(
+    messages: list[ChatCompletionRequestMessage],
+) -> list[ChatCompletionRequestMessage]:
+    """``messages`` with ``TOOL_HINT`` as a system message before the newest user message,
+    and ``ANSWER_HINT`` at the end when tool results are the newest messages.
+
+    Only the newest turn carries them, so earlier turns render the same tokens as before
+    and the KV cache still covers them up to the previous user message; the step after a
+    tool call renders the previous step's prompt plus the call and its result.
+    """
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+    if last_user is None:
+        return messages
+    at = last_user
+    if at > 1 and messages[at - 1]["role"] == "system":
+        # join a per-turn system message (knowledge passages) instead of adding another
+        merged = _message("system", f"{messages[at - 1].get('content')}\n{TOOL_HINT}")
+        hinted = [*messages[: at - 1], merged, *messages[at:]]
+    else:
+        hinted = [*messages[:at], _message("system", TOOL_HINT), *messages[at:]]
+    if hinted[-1]["role"] == "tool":
+        hinted.append(_message("system", ANSWER_HINT))
+    return hinted
+
+
+def _add_tool_call(out: list[ChatCompletionRequestMessage], call: llm.FunctionCall) -> None:
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        arguments = {}
+    # the template writes ``arguments | tojson``: it wants the object, not a JSON string
+    entry: Any = {
+        "id": call.call_id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
+    last = out[-1] if out else None
+    if last is not None and last["role"] == "assistant" and last.get("tool_calls"):
+        last["tool_calls"].append(entry)
+        return
+    out.append(
+        ChatCompletionRequestAssistantMessage(role="assistant", content="", tool_calls=[entry])
+    )
 
 
 def _message(role: str, text: str) -> ChatCompletionRequestMessage:
@@ -291,12 +403,15 @@ def _message(role: str, text: str) -> ChatCompletionRequestMessage:
 
 
 def _fit_prompt(
-    template: _ChatTemplate, messages: list[ChatCompletionRequestMessage], limit: int
+    template: _ChatTemplate,
+    messages: list[ChatCompletionRequestMessage],
+    limit: int,
+    tools: list[ChatCompletionTool] | None = None,
 ) -> tuple[list[int], list[str]]:
     """Render ``messages``, dropping the oldest turns after the system prompt to fit."""
     kept = list(messages)
     while True:
-        tokens, stop = template.render(kept)
+        tokens, stop = template.render(kept, tools)
         if len(tokens) <= limit:
             return tokens, stop
         first_turn = 1 if kept and kept[0]["role"] == "system" else 0
@@ -310,6 +425,7 @@ def _generate(
     shared: _SharedModel,
     messages: list[ChatCompletionRequestMessage],
     *,
+    tools: list[ChatCompletionTool],
     max_tokens: int,
     temperature: float,
     on_text: Callable[[str], None],
@@ -321,10 +437,9 @@ def _generate(
     ``create_completion`` call, done here so that the prompt's token count, and how much
     of it llama.cpp's KV cache already held, are known for the usage report.
     """
-    # Tool calls will go here: pass the tools to the template (Qwen2.5's renders them
-    # into the system prompt), then parse the bare JSON the model emits into
-    # FunctionToolCall deltas instead of forwarding it as text.
-    tokens, stop_strings = _fit_prompt(shared.template, messages, limit=model.n_ctx() - max_tokens)
+    tokens, stop_strings = _fit_prompt(
+        shared.template, messages, limit=model.n_ctx() - max_tokens, tools=tools
+    )
     with shared.lock:
         if stop.is_set():
             return llm.CompletionUsage(completion_tokens=0, prompt_tokens=0, total_tokens=0)

@@ -40,6 +40,10 @@ class EngineFactory:
         self._settings = settings
         self._lock = threading.Lock()
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     @cached_property
     def vad(self) -> vad.VAD:
         from livekit.plugins import silero

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,6 +17,8 @@ from vocable.db.models import ApiKey, Organization, User
 from vocable.ids import new_id
 from vocable.security.passwords import MIN_PASSWORD_LENGTH, hash_password
 from vocable.security.tokens import display_prefix, hash_secret, new_api_key
+from vocable.services import audit
+from vocable.services.audit import Actor
 
 
 class AccountError(ValueError):
@@ -50,6 +57,126 @@ def create_admin(db: Session, *, email: str, password: str, org_name: str) -> Us
     return user
 
 
+# --- API keys ----------------------------------------------------------------------
+
+MAX_ALLOWED_ORIGINS = 20
+MAX_ALLOWED_IPS = 50
+MAX_GRACE_SECONDS = 30 * 24 * 3600
+KeyState = Literal["active", "expiring", "expired", "revoked"]
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+class KeyStateError(AccountError):
+    """The key cannot take this change in its current state (revoked, expired, rotated)."""
+
+
+def normalise_origin(value: str) -> str:
+    """``scheme://host[:port]`` as browsers send it in ``Origin``: lower case, no default port.
+
+    Raises ``ValueError`` for anything else (paths, credentials, wildcards, ``null``).
+    """
+    if len(value) > 300 or any(c in value for c in "\\ \t\r\n\x00"):
+        raise ValueError("not an origin")
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or not parts.hostname
+    ):
+        raise ValueError("not an origin")
+    host = parts.hostname
+    port = parts.port  # raises ValueError for a malformed port
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST.match(host):
+            raise ValueError("not an origin") from None
+    else:
+        host = f"[{address}]" if address.version == 6 else str(address)
+    default_port = 443 if parts.scheme == "https" else 80
+    suffix = f":{port}" if port is not None and port != default_port else ""
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+def normalise_network(value: str) -> str:
+    """A CIDR or bare address, normalised (``10.0.0.7/8`` → ``10.0.0.0/8``)."""
+    return str(ipaddress.ip_network(value.strip(), strict=False))
+
+
+def check_allowed_origins(values: Sequence[str]) -> list[str]:
+    """Normalised, de-duplicated origins; the message names the entry, not its value."""
+    if len(values) > MAX_ALLOWED_ORIGINS:
+        raise ValueError(f"at most {MAX_ALLOWED_ORIGINS} origins")
+    out: list[str] = []
+    for i, value in enumerate(values, start=1):
+        try:
+            origin = normalise_origin(value)
+        except ValueError:
+            raise ValueError(
+                f"entry {i} must be an origin such as https://app.example.com "
+                "(http or https, a host, an optional port, nothing else)"
+            ) from None
+        if origin not in out:
+            out.append(origin)
+    return out
+
+
+def check_allowed_ips(values: Sequence[str]) -> list[str]:
+    """Normalised, de-duplicated CIDRs; the message names the entry, not its value."""
+    if len(values) > MAX_ALLOWED_IPS:
+        raise ValueError(f"at most {MAX_ALLOWED_IPS} address ranges")
+    out: list[str] = []
+    for i, value in enumerate(values, start=1):
+        try:
+            network = normalise_network(value)
+        except ValueError:
+            raise ValueError(
+                f"entry {i} must be an IP address or a CIDR such as 203.0.113.0/24"
+            ) from None
+        if network not in out:
+            out.append(network)
+    return out
+
+
+def key_state(row: ApiKey, now: datetime | None = None) -> KeyState:
+    now = now or datetime.now(UTC)
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None:
+        return "expired" if row.expires_at <= now else "expiring"
+    return "active"
+
+
+def key_is_usable(row: ApiKey, now: datetime | None = None) -> bool:
+    return key_state(row, now) in ("active", "expiring")
+
+
+def origin_allowed(row: ApiKey, origin: str | None) -> bool:
+    """A key with allowed origins accepts a request whose ``Origin`` is one of them, or
+    one with no ``Origin`` (server-to-server calls send none; browsers always do)."""
+    if not row.allowed_origins or origin is None:
+        return True
+    try:
+        return normalise_origin(origin) in row.allowed_origins
+    except ValueError:
+        return False  # "null", garbage: present but matching nothing
+
+
+def address_allowed(row: ApiKey, address: IpAddress | None) -> bool:
+    """A key with allowed IP ranges accepts only a known client address inside one."""
+    if not row.allowed_ips:
+        return True
+    if address is None:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in row.allowed_ips)
+
+
 @dataclass(frozen=True, repr=False)
 class CreatedKey:
     row: ApiKey
@@ -57,7 +184,16 @@ class CreatedKey:
     """The full key, shown once."""
 
 
-def create_api_key(db: Session, *, org_id: str, name: str, created_by: str | None) -> CreatedKey:
+def _new_key_row(
+    *,
+    org_id: str,
+    name: str,
+    created_by: str | None,
+    expires_at: datetime | None,
+    allowed_origins: Sequence[str],
+    allowed_ips: Sequence[str],
+    rotated_from: str | None = None,
+) -> CreatedKey:
     secret = new_api_key()
     row = ApiKey(
         id=new_id("key"),
@@ -66,17 +202,155 @@ def create_api_key(db: Session, *, org_id: str, name: str, created_by: str | Non
         prefix=display_prefix(secret),
         key_hash=hash_secret(secret),
         created_by=created_by,
+        expires_at=expires_at,
+        rotated_from=rotated_from,
+        allowed_origins=check_allowed_origins(allowed_origins),
+        allowed_ips=check_allowed_ips(allowed_ips),
+        refused_count=0,
     )
-    db.add(row)
-    db.commit()
     return CreatedKey(row=row, secret=secret)
 
 
-def revoke_api_key(db: Session, *, org_id: str, key_id: str) -> ApiKey | None:
+def create_api_key(
+    db: Session,
+    *,
+    org_id: str,
+    name: str,
+    created_by: str | None,
+    expires_at: datetime | None = None,
+    allowed_origins: Sequence[str] = (),
+    allowed_ips: Sequence[str] = (),
+    actor: Actor | None = None,
+) -> CreatedKey:
+    """A new key (its secret returned once), recorded as ``key.created`` in one commit."""
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise AccountError("expires_at must be in the future")
+    created = _new_key_row(
+        org_id=org_id,
+        name=name,
+        created_by=created_by,
+        expires_at=expires_at,
+        allowed_origins=allowed_origins,
+        allowed_ips=allowed_ips,
+    )
+    db.add(created.row)
+    audit.record(db, org_id=org_id, actor=actor, action="key.created", target_id=created.row.id)
+    db.commit()
+    return created
+
+
+def get_org_key(db: Session, *, org_id: str, key_id: str) -> ApiKey | None:
     row = db.get(ApiKey, key_id)
     if row is None or row.org_id != org_id:
         return None
+    return row
+
+
+@dataclass(frozen=True, repr=False)
+class RotatedKey(CreatedKey):
+    previous: ApiKey
+    """The key it replaces, now expiring (or revoked when the grace period is 0)."""
+
+
+def rotate_api_key(
+    db: Session,
+    *,
+    org_id: str,
+    key_id: str,
+    grace_seconds: int,
+    expires_at: datetime | None = None,
+    actor: Actor | None = None,
+) -> RotatedKey | None:
+    """Replace a usable key with a new one of the same name and allow-lists.
+
+    The old key keeps working for ``grace_seconds`` (0: revoked now), never longer than
+    it would have anyway. ``None`` when the key is not this organisation's; a revoked,
+    expired or already-rotated key raises ``KeyStateError``.
+    """
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise AccountError(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
+    now = datetime.now(UTC)
+    if expires_at is not None and expires_at <= now:
+        raise AccountError("expires_at must be in the future")
+    # row lock (PostgreSQL): two concurrent rotations of one key give one replacement
+    old = db.scalar(select(ApiKey).where(ApiKey.id == key_id).with_for_update())
+    if old is None or old.org_id != org_id:
+        return None
+    if not key_is_usable(old, now):
+        raise KeyStateError("this key is revoked or expired; create a new key instead")
+    if db.scalar(select(ApiKey.id).where(ApiKey.rotated_from == old.id)) is not None:
+        raise KeyStateError("this key was already rotated; rotate its replacement instead")
+    created = _new_key_row(
+        org_id=org_id,
+        name=old.name,
+        created_by=actor.id if actor is not None and actor.kind == "user" else None,
+        expires_at=expires_at,
+        allowed_origins=old.allowed_origins,
+        allowed_ips=old.allowed_ips,
+        rotated_from=old.id,
+    )
+    if grace_seconds == 0:
+        old.revoked_at = now
+    else:
+        ends = now + timedelta(seconds=grace_seconds)
+        old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
+    db.add(created.row)
+    audit.record(
+        db,
+        org_id=org_id,
+        actor=actor,
+        action="key.rotated",
+        target_id=old.id,
+        details={"new_key_id": created.row.id, "grace_seconds": grace_seconds},
+    )
+    db.commit()
+    return RotatedKey(row=created.row, secret=created.secret, previous=old)
+
+
+def update_api_key(
+    db: Session,
+    *,
+    org_id: str,
+    key_id: str,
+    name: str | None = None,
+    allowed_origins: Sequence[str] | None = None,
+    allowed_ips: Sequence[str] | None = None,
+    actor: Actor | None = None,
+) -> ApiKey | None:
+    """Rename a key or replace its allow-lists (``None``: unchanged; ``[]``: no limit)."""
+    row = get_org_key(db, org_id=org_id, key_id=key_id)
+    if row is None:
+        return None
+    if not key_is_usable(row):
+        raise KeyStateError("this key is revoked or expired")
+    if name is not None:
+        row.name = name
+    if allowed_origins is not None:
+        row.allowed_origins = check_allowed_origins(allowed_origins)
+    if allowed_ips is not None:
+        row.allowed_ips = check_allowed_ips(allowed_ips)
+    fields = audit.changed_fields(row)
+    if fields:
+        audit.record(
+            db,
+            org_id=org_id,
+            actor=actor,
+            action="key.updated",
+            target_id=row.id,
+            details={"fields": fields},
+        )
+    db.commit()
+    return row
+
+
+def revoke_api_key(
+    db: Session, *, org_id: str, key_id: str, actor: Actor | None = None
+) -> ApiKey | None:
+    row = get_org_key(db, org_id=org_id, key_id=key_id)
+    if row is None:
+        return None
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+        audit.record(db, org_id=org_id, actor=actor, action="key.revoked", target_id=row.id)
         db.commit()
     return row

@@ -10,6 +10,11 @@ from vocable.api.schemas import AgentCreate, AgentUpdate
 from vocable.db.models import Agent
 from vocable.ids import new_id
 from vocable.providers import catalog
+from vocable.services import audit
+from vocable.services.audit import Actor
+
+# fields whose change the audit log names (never their values); bookkeeping is left out
+_NOT_AUDITED = frozenset({"updated_at", "reference_audio_sha256"})
 
 
 def check_language(stt_engine: str, language: str) -> None:
@@ -24,10 +29,13 @@ def check_language(stt_engine: str, language: str) -> None:
         )
 
 
-def create_agent(db: Session, *, org_id: str, data: AgentCreate) -> Agent:
+def create_agent(
+    db: Session, *, org_id: str, data: AgentCreate, actor: Actor | None = None
+) -> Agent:
     check_language(data.stt_engine, data.language)
     agent = Agent(id=new_id("agt"), org_id=org_id, **data.model_dump())
     db.add(agent)
+    audit.record(db, org_id=org_id, actor=actor, action="agent.created", target_id=agent.id)
     db.commit()
     return agent
 
@@ -46,7 +54,11 @@ def list_agents(db: Session, *, org_id: str) -> list[Agent]:
     )
 
 
-def update_agent(db: Session, agent: Agent, data: AgentUpdate) -> Agent:
+def update_agent(
+    db: Session, agent: Agent, data: AgentUpdate, *, actor: Actor | None = None
+) -> Agent:
+    """Apply a partial update; ``agent.updated`` names every field that changed (including
+    a voice linked by the caller just before), in the same commit."""
     changes = data.model_dump(exclude_unset=True)
     check_language(
         changes.get("stt_engine") or agent.stt_engine, changes.get("language") or agent.language
@@ -55,5 +67,21 @@ def update_agent(db: Session, agent: Agent, data: AgentUpdate) -> Agent:
         if value is None and field != "reference_audio_url":
             continue  # null means "unchanged" for fields that cannot be empty
         setattr(agent, field, value)
+    fields = audit.changed_fields(agent, ignore=_NOT_AUDITED)
+    if fields:
+        audit.record(
+            db,
+            org_id=agent.org_id,
+            actor=actor,
+            action="agent.updated",
+            target_id=agent.id,
+            details={"fields": fields},
+        )
     db.commit()
     return agent
+
+
+def delete_agent(db: Session, agent: Agent, *, actor: Actor | None = None) -> None:
+    audit.record(db, org_id=agent.org_id, actor=actor, action="agent.deleted", target_id=agent.id)
+    db.delete(agent)
+    db.commit()

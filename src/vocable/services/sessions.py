@@ -16,12 +16,15 @@ from sqlalchemy.orm import Session
 
 from vocable.api.errors import ApiError
 from vocable.api.schemas import SessionRequest
-from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, VoiceSession
+from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
 from vocable.ids import new_id
 from vocable.livekit.rooms import RoomAdmin, RoomAdminError
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
 from vocable.services.agents import check_language
+from vocable.voices import VoiceRefused
+from vocable.voices.service import AddedBy, refusal_error, session_url_cache, voice_from_url
+from vocable.webhooks.outbox import enqueue_session_event
 
 RATE_WINDOW = timedelta(seconds=60)
 
@@ -32,14 +35,18 @@ class CreatedSession:
     token: str
 
 
-def _effective_config(agent: Agent, req: SessionRequest) -> dict[str, Any]:
-    """Agent defaults with this request's overrides; frozen into the session row."""
+def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) -> dict[str, Any]:
+    """Agent defaults with this request's overrides; frozen into the session row.
+
+    ``voice`` is the stored clip of the request's ``reference_audio_url``, if it gave one.
+    """
     return {
         "language": req.language or agent.language,
         "system_prompt": agent.system_prompt if req.system_prompt is None else req.system_prompt,
         "greeting": agent.greeting if req.greeting is None else req.greeting,
         "reference_audio_url": req.reference_audio_url or agent.reference_audio_url,
-        "reference_audio_sha256": None if req.reference_audio_url else agent.reference_audio_sha256,
+        "reference_audio_sha256": voice.sha256 if voice else agent.reference_audio_sha256,
+        "voice_id": voice.id if voice else agent.voice_id,
         "voice_model": req.voice_model,
         "stt_engine": agent.stt_engine,
         "llm_engine": agent.llm_engine,
@@ -112,26 +119,66 @@ def _organisation_serialised(db: Session, org_id: str) -> Iterator[None]:
     yield
 
 
+def _session_voice(
+    db: Session,
+    platform: Platform,
+    *,
+    org_id: str,
+    key: ApiKey | None,
+    user_id: str | None,
+    url: str,
+) -> Voice:
+    """The voice of a ``reference_audio_url`` override, fetched unless used recently.
+
+    Runs before the session row exists and outside the per-organisation lock (a fetch
+    takes up to the outbound deadline); the limits are checked first so a client past
+    them cannot make us download. A refusal is a 422 on ``reference_audio_url``.
+    """
+    now = datetime.now(UTC)
+    if key is not None:
+        _check_key_rate(db, key, platform.settings.key_rate_limit_per_minute, now)
+    _check_concurrency(db, org_id, platform.settings.max_concurrent_sessions_per_org, now)
+    by = AddedBy("api_key", key.id) if key is not None else AddedBy("user", user_id or "")
+    try:
+        return voice_from_url(
+            db, platform.settings, org_id=org_id, url=url, added_by=by, cache=session_url_cache
+        )
+    except VoiceRefused as e:
+        raise refusal_error(e, "reference_audio_url") from None
+
+
 def create_session(
-    db: Session, platform: Platform, *, org_id: str, key: ApiKey | None, req: SessionRequest
+    db: Session,
+    platform: Platform,
+    *,
+    org_id: str,
+    key: ApiKey | None,
+    req: SessionRequest,
+    user_id: str | None = None,
 ) -> CreatedSession:
     """Freeze the effective configuration into a new session row and mint its join token.
 
     ``key`` is the API key of a customer backend (rate-limited per key); it is ``None``
-    for a dashboard user's test call, which still counts against the organisation's
-    concurrency limit.
+    for a dashboard user's test call (``user_id``), which still counts against the
+    organisation's concurrency limit.
     """
     settings = platform.settings
     agent = db.get(Agent, req.agent)
     if agent is None or agent.org_id != org_id or not agent.active:
         raise ApiError(404, "agent_not_found", "Agent not found or not active")
+    voice = None
+    if req.reference_audio_url is not None:
+        check_language(agent.stt_engine, req.language or agent.language)  # before fetching
+        voice = _session_voice(
+            db, platform, org_id=org_id, key=key, user_id=user_id, url=req.reference_audio_url
+        )
     with _organisation_serialised(db, org_id):
         now = datetime.now(UTC)
         if key is not None:
             _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
         _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
 
-        config = _effective_config(agent, req)
+        config = _effective_config(agent, req, voice)
         check_language(agent.stt_engine, config["language"])
         ttl = settings.token_ttl_seconds
         row = VoiceSession(
@@ -175,6 +222,7 @@ def record_event(
     now = datetime.now(UTC)
     if row.status == "ended":
         return row
+    before = row.status
     if kind == "started" and row.status == "created":
         row.status = "active"
         row.started_at = now
@@ -184,6 +232,8 @@ def record_event(
         row.end_reason = reason or "unknown"
     if usage:
         row.usage = {**row.usage, **usage}
+    if row.status != before:
+        enqueue_session_event(db, row)  # webhooks: in the same transaction as the change
     db.commit()
     return row
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import langcodes
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, APIError, JobContext
+from livekit.agents import AgentSession, APIError, JobContext
 from livekit.agents.llm import ChatContext
 from livekit.agents.voice import room_io
 from livekit.agents.voice.events import CloseEvent
@@ -19,6 +19,8 @@ from vocable.providers.llama_llm import LlamaLLM
 from vocable.providers.registry import EngineFactory, Engines
 from vocable.worker.bridge import ChatBridge
 from vocable.worker.channel import WorkerChannel
+from vocable.worker.knowledge import knowledge_agent
+from vocable.worker.tools import call_tools
 
 log = logging.getLogger("vocable.worker.call")
 
@@ -57,7 +59,9 @@ def build_session(engines: Engines) -> AgentSession[None]:
     )
 
 
-async def warm_prompt_cache(engines: Engines, instructions: str) -> None:
+async def warm_prompt_cache(
+    engines: Engines, instructions: str, tools: list[Any] | None = None
+) -> None:
     """Evaluate the system prompt while the greeting plays.
 
     llama.cpp reuses the longest common token prefix of consecutive requests, so the
@@ -68,11 +72,26 @@ async def warm_prompt_cache(engines: Engines, instructions: str) -> None:
     ctx = ChatContext.empty()
     ctx.add_message(role="system", content=instructions)
     try:
-        async with engines.llm.chat(chat_ctx=ctx, extra_kwargs={"max_tokens": 1}) as stream:
+        warm = engines.llm.chat(chat_ctx=ctx, tools=tools, extra_kwargs={"max_tokens": 1})
+        async with warm as stream:
             async for _ in stream:
                 pass
     except APIError:
         log.warning("warming the prompt cache failed; the first turn will be slower")
+
+
+def room_closed_reason(why: rtc.DisconnectReason.ValueType | None) -> str:
+    """``room_closed`` when the room was closed on purpose; ``media_lost`` when the
+    connection to LiveKit was lost (the server stopped or restarted)."""
+    return "room_closed" if why in _CLOSED_ON_PURPOSE else "media_lost"
+
+
+_CLOSED_ON_PURPOSE = {
+    rtc.DisconnectReason.ROOM_DELETED,
+    rtc.DisconnectReason.ROOM_CLOSED,
+    rtc.DisconnectReason.PARTICIPANT_REMOVED,
+    rtc.DisconnectReason.CLIENT_INITIATED,
+}
 
 
 @dataclass
@@ -142,7 +161,7 @@ async def run_call(
     tasks: list[asyncio.Task[None]] = []
     ctx.room.on("participant_disconnected", _on_leave)
     ctx.room.on("participant_connected", _on_join)
-    ctx.room.on("disconnected", lambda *_: _end("room_closed"))
+    ctx.room.on("disconnected", lambda why=None: _end(room_closed_reason(why)))
     await ctx.connect()
     try:
         await asyncio.wait_for(
@@ -160,8 +179,11 @@ async def run_call(
 
     session.on("close", _on_close)
     instructions = instructions_for(config)
+    agent = knowledge_agent(
+        instructions=instructions, channel=channel, factory=factory, session_id=session_id
+    )
     await session.start(
-        agent=Agent(instructions=instructions),
+        agent=agent,
         room=ctx.room,
         room_options=room_io.RoomOptions(
             # our text protocol is voice.user_text / voice.reply, handled by the bridge
@@ -175,8 +197,10 @@ async def run_call(
     )
     if config.greeting.strip():
         session.say(config.greeting.strip(), allow_interruptions=True)
+    tools = await call_tools(config, factory=factory)  # MCP: a server that is down is skipped
+    await agent.update_tools(tools.tools)
     bridge.start()
-    warm = asyncio.create_task(warm_prompt_cache(engines, instructions))
+    warm = asyncio.create_task(warm_prompt_cache(engines, instructions, tools.tools))
     try:
         await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
     except TimeoutError:
@@ -185,4 +209,8 @@ async def run_call(
     await bridge.drain()
     await session.aclose()
     await bridge.drain()
-    return CallOutcome(reason=reason, usage=usage_summary(session, bridge))
+    usage = usage_summary(session, bridge)
+    usage["knowledge"] = agent.usage()
+    usage["tools"] = tools.usage()
+    await tools.aclose()
+    return CallOutcome(reason=reason, usage=usage)

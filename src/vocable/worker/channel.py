@@ -27,6 +27,11 @@ class WorkerChannel:
             timeout=timeout,
         )
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The authenticated client, for worker-channel calls made by other modules."""
+        return self._client
+
     async def session_config(self, session_id: str) -> WorkerSessionConfig:
         resp = await self._client.get(f"/internal/sessions/{session_id}")
         if resp.status_code == 409:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
-from vocable.api.deps import CurrentUser, DbDep, PlatformDep, PrincipalDep
+from vocable.api.deps import ActorDep, CurrentUser, DbDep, PlatformDep, Principal, PrincipalDep
 from vocable.api.errors import ApiError
 from vocable.api.routes.sessions import session_envelope
+from vocable.api.routes.voices import added_by, audio_response
 from vocable.api.schemas import (
     AgentCreate,
     AgentPublic,
@@ -22,25 +24,28 @@ from vocable.api.schemas import (
     TestSessionRequest,
     TurnPublic,
 )
-from vocable.db.models import Agent, VoiceSession
+from vocable.db.models import Agent, Voice, VoiceSession
+from vocable.platform import Platform
 from vocable.services import agents as agent_service
+from vocable.services import audit
 from vocable.services.sessions import create_session, list_turns, revoke_session
+from vocable.voices import IntakeLimits, VoiceRefused, prepare_clip
+from vocable.voices.intake import too_large
+from vocable.voices.service import (
+    add_voice,
+    display_name,
+    get_org_voice,
+    link_voice,
+    refusal_error,
+    voice_from_url,
+    voice_store,
+)
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 records = APIRouter(prefix="/api/sessions", tags=["call records"])
 
-MAX_VOICE_BYTES = 10 * 1024 * 1024
-# Container signatures we accept for a reference clip; decoding is checked by the voice
-# pipeline, this only keeps obviously wrong files out of storage.
-_AUDIO_MAGIC = {
-    b"RIFF": "wav",
-    b"ID3": "mp3",
-    b"\xff\xfb": "mp3",
-    b"\xff\xf3": "mp3",
-    b"OggS": "ogg",
-    b"fLaC": "flac",
-    b"\x1aE\xdf\xa3": "webm",
-}
+# multipart framing around the clip: boundaries, part headers, the file name
+_MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _agent_or_404(db: DbDep, principal: PrincipalDep, agent_id: str) -> Agent:
@@ -58,11 +63,59 @@ def list_agents(db: DbDep, principal: PrincipalDep) -> list[AgentPublic]:
     ]
 
 
-@router.post("", status_code=201)
-def create_agent(body: AgentCreate, db: DbDep, principal: PrincipalDep) -> AgentPublic:
-    return AgentPublic.model_validate(
-        agent_service.create_agent(db, org_id=principal.org_id, data=body)
-    )
+def _one_voice_source(url: str | None, voice_id: str | None) -> None:
+    if url is not None and voice_id is not None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Invalid request: check voice_id",
+            errors=[{"field": "voice_id", "message": "give reference_audio_url or voice_id"}],
+        )
+
+
+def _org_voice_or_422(db: Session, principal: Principal, voice_id: str) -> Voice:
+    voice = get_org_voice(db, org_id=principal.org_id, voice_id=voice_id)
+    if voice is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Invalid request: check voice_id",
+            errors=[{"field": "voice_id", "message": "no such voice in this organisation"}],
+        )
+    return voice
+
+
+def _voice_from_agent_url(db: Session, platform: Platform, principal: Principal, url: str) -> Voice:
+    """Fetch and store the agent's reference URL; a refusal is a 422 on that field.
+
+    Runs before the agent is touched, so a refused URL leaves the agent as it was.
+    """
+    try:
+        return voice_from_url(
+            db, platform.settings, org_id=principal.org_id, url=url, added_by=added_by(principal)
+        )
+    except VoiceRefused as e:
+        raise refusal_error(e, "reference_audio_url") from None
+
+
+@router.post("", status_code=201, responses={422: {}})
+def create_agent(
+    body: AgentCreate, db: DbDep, principal: PrincipalDep, platform: PlatformDep, actor: ActorDep
+) -> AgentPublic:
+    """Create an agent; a ``reference_audio_url`` is fetched, checked and stored first."""
+    _one_voice_source(body.reference_audio_url, body.voice_id)
+    # checked before any fetch: an agent that will be refused downloads nothing
+    agent_service.check_language(body.stt_engine, body.language)
+    voice = None
+    if body.voice_id is not None:
+        voice = _org_voice_or_422(db, principal, body.voice_id)
+    elif body.reference_audio_url is not None:
+        voice = _voice_from_agent_url(db, platform, principal, body.reference_audio_url)
+    agent = agent_service.create_agent(db, org_id=principal.org_id, data=body, actor=actor)
+    if voice is not None:
+        link_voice(agent, voice)
+        db.commit()
+    return AgentPublic.model_validate(agent)
 
 
 @router.get("/{agent_id}")
@@ -70,61 +123,121 @@ def get_agent(agent_id: str, db: DbDep, principal: PrincipalDep) -> AgentPublic:
     return AgentPublic.model_validate(_agent_or_404(db, principal, agent_id))
 
 
-@router.patch("/{agent_id}")
+@router.patch("/{agent_id}", responses={422: {}})
 def update_agent(
-    agent_id: str, body: AgentUpdate, db: DbDep, principal: PrincipalDep
+    agent_id: str,
+    body: AgentUpdate,
+    db: DbDep,
+    principal: PrincipalDep,
+    platform: PlatformDep,
+    actor: ActorDep,
 ) -> AgentPublic:
+    """Partial update; a new ``reference_audio_url`` is fetched and checked before anything
+    changes, so a refused URL (422 on that field) leaves the agent as it was."""
     agent = _agent_or_404(db, principal, agent_id)
-    return AgentPublic.model_validate(agent_service.update_agent(db, agent, body))
+    given = body.model_fields_set
+    _one_voice_source(body.reference_audio_url, body.voice_id)
+    agent_service.check_language(
+        body.stt_engine or agent.stt_engine, body.language or agent.language
+    )
+    # every fetch and lookup before the first change to the agent: storing a voice commits
+    new_voice: Voice | None = None
+    if "voice_id" in given and body.voice_id is not None:
+        new_voice = _org_voice_or_422(db, principal, body.voice_id)
+    elif "reference_audio_url" in given and body.reference_audio_url is not None:
+        new_voice = _voice_from_agent_url(db, platform, principal, body.reference_audio_url)
+    if "voice_id" in given:
+        link_voice(agent, new_voice)
+        agent.reference_audio_url = None  # the voice no longer comes from that URL
+    elif "reference_audio_url" in given:
+        if new_voice is not None or agent.reference_audio_url is not None:
+            link_voice(agent, new_voice)  # null drops the voice fetched from the old URL
+    rest = AgentUpdate.model_validate(body.model_dump(exclude_unset=True, exclude={"voice_id"}))
+    return AgentPublic.model_validate(agent_service.update_agent(db, agent, rest, actor=actor))
 
 
 @router.delete("/{agent_id}", status_code=204)
-def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep) -> None:
-    agent = _agent_or_404(db, principal, agent_id)
-    db.delete(agent)
-    db.commit()
+def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep, actor: ActorDep) -> None:
+    agent_service.delete_agent(db, _agent_or_404(db, principal, agent_id), actor=actor)
 
 
-@router.put("/{agent_id}/voice")
-def upload_voice(
-    agent_id: str, file: UploadFile, db: DbDep, principal: PrincipalDep, platform: PlatformDep
+@router.put(
+    "/{agent_id}/voice",
+    summary="Upload the agent's reference clip (multipart field `file`)",
+    responses={404: {}, 411: {}, 422: {}},
+)
+async def upload_voice(
+    agent_id: str, request: Request, principal: PrincipalDep, platform: PlatformDep
 ) -> AgentPublic:
-    agent = _agent_or_404(db, principal, agent_id)
-    # a plain def: FastAPI runs it in its thread pool, so disk and database work never
-    # block the event loop
-    data = file.file.read(MAX_VOICE_BYTES + 1)
-    if len(data) > MAX_VOICE_BYTES:
-        raise ApiError(413, "too_large", f"Reference clip exceeds {MAX_VOICE_BYTES} bytes")
-    kind = next((k for magic, k in _AUDIO_MAGIC.items() if data.startswith(magic)), None)
-    if kind is None:
-        raise ApiError(
-            422,
-            "invalid_audio",
-            "Reference clip must be WAV, MP3, OGG, FLAC or WebM audio",
-            errors=[{"field": "file", "message": "unrecognised audio format"}],
-        )
-    digest = hashlib.sha256(data).hexdigest()
-    voices = platform.settings.data_dir / "voices"
-    voices.mkdir(parents=True, exist_ok=True)
-    path = voices / digest
-    if not path.exists():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    agent.reference_audio_sha256 = digest
-    db.commit()
-    return AgentPublic.model_validate(agent)
+    """Decode, check and normalise the clip, store it as a voice and make it the agent's.
+
+    WAV, MP3, OGG (Opus, Vorbis, FLAC), FLAC or WebM; 3-60 s by default. Every refusal is
+    a 422 naming ``file`` with its reason (``not_audio``, ``too_short``, ``too_long``,
+    ``too_large``, ``silent``, ``decode_timeout``).
+    """
+    limits = IntakeLimits.from_settings(platform.settings)
+    # refuse an oversized body before the multipart parser spools any of it
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        raise ApiError(411, "length_required", "Send the upload with a Content-Length header")
+    if int(declared) > limits.max_bytes + _MULTIPART_OVERHEAD:
+        raise refusal_error(too_large(limits), "file")
+    form = await request.form(max_files=1, max_fields=4)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(
+                422,
+                "invalid_request",
+                "Invalid request: check file",
+                errors=[{"field": "file", "message": "a file is required"}],
+            )
+        data = await upload.read(limits.max_bytes + 1)
+        name = display_name(upload.filename, "Uploaded clip")
+    finally:
+        await form.close()
+    by = added_by(principal)
+
+    def _store() -> Agent:
+        # decoding is CPU work and the database is blocking: both off the event loop
+        with platform.sessions() as db:
+            agent = _agent_or_404(db, principal, agent_id)
+            try:
+                clip = prepare_clip(data, limits)
+            except VoiceRefused as e:
+                raise refusal_error(e, "file") from None
+            voice = add_voice(
+                db,
+                voice_store(platform.settings),
+                org_id=principal.org_id,
+                clip=clip,
+                source="upload",
+                source_url=None,
+                name=name,
+                added_by=by,
+            )
+            link_voice(agent, voice)
+            agent.reference_audio_url = None  # the uploaded clip is now the agent's voice
+            db.commit()
+            return agent
+
+    return AgentPublic.model_validate(await run_in_threadpool(_store))
 
 
-@router.get("/{agent_id}/voice")
-def get_voice(
+@router.get(
+    "/{agent_id}/voice",
+    summary="The agent's stored reference clip (normalised 16-bit mono WAV)",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}}, 404: {}},
+)
+def get_agent_voice(
     agent_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep
 ) -> FileResponse:
     agent = _agent_or_404(db, principal, agent_id)
-    if not agent.reference_audio_sha256:
-        raise ApiError(404, "voice_not_found", "This agent has no uploaded reference clip")
-    path = platform.settings.data_dir / "voices" / agent.reference_audio_sha256
-    return FileResponse(path, media_type="application/octet-stream")
+    voice = db.get(Voice, agent.voice_id) if agent.voice_id else None
+    if voice is None:
+        raise ApiError(404, "voice_not_found", "This agent has no reference clip")
+    return audio_response(voice_store(platform.settings), voice.sha256)
 
 
 @router.get("/{agent_id}/sessions")
@@ -159,7 +272,7 @@ def create_test_session(
     """
     overrides = body.model_dump(exclude_none=True) if body else {}
     req = SessionRequest(agent=agent_id, **overrides)
-    created = create_session(db, platform, org_id=user.org_id, key=None, req=req)
+    created = create_session(db, platform, org_id=user.org_id, key=None, req=req, user_id=user.id)
     return session_envelope(created, platform)
 
 
@@ -190,10 +303,12 @@ def get_call_record(session_id: str, db: DbDep, principal: PrincipalDep) -> Call
 
 @records.post("/{session_id}/revoke")
 def revoke_call(
-    session_id: str, db: DbDep, platform: PlatformDep, principal: PrincipalDep
+    session_id: str, db: DbDep, platform: PlatformDep, principal: PrincipalDep, actor: ActorDep
 ) -> CallRecordPublic:
     """End a session now: it can no longer be joined, and a live call is cut within seconds."""
     row = db.get(VoiceSession, session_id)
     if row is None or row.org_id != principal.org_id:
         raise ApiError(404, "session_not_found", "Session not found")
+    if row.status != "ended":  # committed with the revocation by revoke_session
+        audit.record(db, org_id=row.org_id, actor=actor, action="session.revoked", target_id=row.id)
     return CallRecordPublic.model_validate(revoke_session(db, platform, row))

@@ -9,12 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import FileResponse
 
 from vocable.api.deps import DbDep, PlatformDep, WorkerDep
 from vocable.api.errors import ApiError
 from vocable.api.schemas import WorkerEvent, WorkerSessionConfig, WorkerTurn
 from vocable.db.models import VoiceSession
+from vocable.mcp.service import worker_servers
 from vocable.services.sessions import add_turn, record_event
+from vocable.voices.service import any_voice_with_sha, voice_store
+from vocable.voices.store import is_sha256
 
 router = APIRouter(prefix="/internal", tags=["worker"], include_in_schema=False)
 
@@ -37,6 +41,7 @@ def session_config(
         # agent again: that is not a new call, and the worker must leave
         raise ApiError(409, "session_closed", "Session has ended or expired")
     cfg: dict[str, Any] = row.config
+    sha256 = cfg.get("reference_audio_sha256")
     headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
     return WorkerSessionConfig(
         session_id=row.id,
@@ -50,6 +55,8 @@ def session_config(
         greeting=cfg["greeting"],
         reference_audio_url=cfg.get("reference_audio_url"),
         voice_model=cfg.get("voice_model"),
+        reference_audio_sha256=sha256,
+        reference_audio_path=f"/internal/voices/{sha256}" if sha256 else None,
         stt_engine=cfg["stt_engine"],
         llm_engine=cfg["llm_engine"],
         tts_engine=cfg["tts_engine"],
@@ -57,6 +64,7 @@ def session_config(
         mcp_headers=headers,
         metadata=cfg.get("metadata") or {},
         text_only=bool(cfg.get("text_only", False)),
+        mcp_servers=worker_servers(db, platform.box, row.agent_id),
     )
 
 
@@ -73,3 +81,15 @@ def session_turn(session_id: str, body: WorkerTurn, db: DbDep, _: WorkerDep) -> 
     row = _session(db, session_id)
     turn = add_turn(db, row, seq=body.seq, role=body.role, text=body.text, metrics=body.metrics)
     return {"seq": turn.seq}
+
+
+@router.get("/voices/{sha256}")
+def voice_audio(sha256: str, db: DbDep, platform: PlatformDep, _: WorkerDep) -> FileResponse:
+    """A stored reference clip (16-bit mono WAV at 24 kHz) for the worker to enrol.
+
+    Served only while some voice record holds it: a deleted voice is gone here too.
+    """
+    store = voice_store(platform.settings)
+    if not is_sha256(sha256) or not any_voice_with_sha(db, sha256) or not store.has_audio(sha256):
+        raise ApiError(404, "voice_not_found", "Voice not found")
+    return FileResponse(store.audio_path(sha256), media_type="audio/wav")

@@ -1,0 +1,50 @@
+"""The organisation's audit log, for its dashboard users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from vocable.api.deps import CurrentUser, DbDep
+from vocable.api.errors import ApiError
+from vocable.services import audit
+
+router = APIRouter(prefix="/api/audit", tags=["audit log"])
+
+
+class AuditEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    created_at: datetime
+    action: str
+    """``key.created``, ``key.rotated``, ``key.updated``, ``key.revoked``, ``agent.created``,
+    ``agent.updated``, ``agent.deleted`` or ``session.revoked``."""
+    actor_kind: str
+    """``user`` (dashboard), ``api_key`` or ``system`` (the CLI on the host)."""
+    actor_id: str | None
+    target_id: str | None
+    ip: str | None
+    details: dict[str, Any]
+    """Names only, e.g. ``{"fields": ["system_prompt"]}``; never the values."""
+
+
+@router.get("", responses={422: {}})
+def list_audit_events(
+    db: DbDep,
+    user: CurrentUser,
+    limit: int = Query(default=50, ge=1, le=500),
+    action: str | None = Query(default=None, max_length=64),
+) -> list[AuditEventPublic]:
+    """Changes to the organisation's keys, agents and sessions, newest first."""
+    if action is not None and action not in audit.ACTIONS:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Invalid request: check action",
+            errors=[{"field": "action", "message": f"one of {sorted(audit.ACTIONS)}"}],
+        )
+    rows = audit.list_events(db, org_id=user.org_id, limit=limit, action=action)
+    return [AuditEventPublic.model_validate(r) for r in rows]

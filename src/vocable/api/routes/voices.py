@@ -1,0 +1,79 @@
+"""An organisation's reference voices: list, inspect, listen, delete (with provenance)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from vocable.api.deps import DbDep, PlatformDep, Principal, PrincipalDep
+from vocable.api.errors import ApiError
+from vocable.api.schemas import VoicePublic
+from vocable.db.models import Voice
+from vocable.voices.service import AddedBy, delete_voice, get_org_voice, list_voices, voice_store
+from vocable.voices.store import VoiceStore
+
+router = APIRouter(prefix="/api/voices", tags=["voices"])
+
+
+def added_by(principal: Principal) -> AddedBy:
+    """Provenance of what ``principal`` adds: the API key when one was used, else the user."""
+    if principal.api_key is not None:
+        return AddedBy(kind="api_key", id=principal.api_key.id)
+    if principal.user is None:  # get_principal always sets one of the two
+        raise ApiError(401, "unauthorized", "Sign in or send an x-api-key header")
+    return AddedBy(kind="user", id=principal.user.id)
+
+
+def audio_response(store: VoiceStore, sha256: str) -> FileResponse:
+    """The stored clip as ``audio/wav`` (what a browser's ``<audio>`` plays)."""
+    path = store.audio_path(sha256)
+    if not path.is_file():
+        raise ApiError(404, "voice_not_found", "The voice's audio is no longer stored")
+    return FileResponse(
+        path,
+        media_type="audio/wav",
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _voice_or_404(db: DbDep, principal: PrincipalDep, voice_id: str) -> Voice:
+    voice = get_org_voice(db, org_id=principal.org_id, voice_id=voice_id)
+    if voice is None:
+        raise ApiError(404, "voice_not_found", "Voice not found")
+    return voice
+
+
+@router.get("", summary="List the organisation's reference voices, newest first")
+def list_org_voices(db: DbDep, principal: PrincipalDep) -> list[VoicePublic]:
+    return [VoicePublic.model_validate(v) for v in list_voices(db, org_id=principal.org_id)]
+
+
+@router.get("/{voice_id}", summary="A voice and its provenance", responses={404: {}})
+def get_voice(voice_id: str, db: DbDep, principal: PrincipalDep) -> VoicePublic:
+    return VoicePublic.model_validate(_voice_or_404(db, principal, voice_id))
+
+
+@router.get(
+    "/{voice_id}/audio",
+    summary="The stored normalised clip (16-bit mono WAV)",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}}, 404: {}},
+)
+def get_voice_audio(
+    voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep
+) -> FileResponse:
+    voice = _voice_or_404(db, principal, voice_id)
+    return audio_response(voice_store(platform.settings), voice.sha256)
+
+
+@router.delete(
+    "/{voice_id}",
+    status_code=204,
+    summary="Delete a voice, its audio and enrolments; agents using it are unlinked",
+    responses={404: {}},
+)
+def delete_org_voice(
+    voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep
+) -> None:
+    voice = _voice_or_404(db, principal, voice_id)
+    delete_voice(db, voice_store(platform.settings), voice)

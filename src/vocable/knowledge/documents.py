@@ -1,0 +1,132 @@
+"""Documents of an agent's knowledge base: create (with limits), list, re-index, delete."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vocable.api.errors import ApiError
+from vocable.db.models import Agent, KnowledgeDocument, KnowledgeFile
+from vocable.ids import new_id
+from vocable.knowledge.index import KnowledgeIndex
+from vocable.knowledge.sniff import DocumentRejected, sniff
+from vocable.settings import Settings
+
+MAX_NAME_CHARS = 255
+
+
+def _refusal(e: DocumentRejected) -> ApiError:
+    status = 415 if e.code == "unsupported_type" else 422
+    return ApiError(status, e.code, e.reason, errors=[{"field": "file", "message": e.reason}])
+
+
+def check_quota(db: Session, *, org_id: str, adding: int, settings: Settings) -> None:
+    used, count = db.execute(
+        select(func.coalesce(func.sum(KnowledgeDocument.size_bytes), 0), func.count()).where(
+            KnowledgeDocument.org_id == org_id
+        )
+    ).one()
+    if count + 1 > settings.knowledge_org_max_documents:
+        raise ApiError(
+            409,
+            "quota_exceeded",
+            f"Your organisation has reached its limit of {settings.knowledge_org_max_documents} "
+            "knowledge documents",
+        )
+    if int(used) + adding > settings.knowledge_org_quota_bytes:
+        raise ApiError(
+            409,
+            "quota_exceeded",
+            "This document would exceed your organisation's knowledge storage quota "
+            f"({settings.knowledge_org_quota_bytes} bytes)",
+        )
+
+
+def add_document(
+    db: Session,
+    *,
+    agent: Agent,
+    name: str,
+    data: bytes,
+    settings: Settings,
+    source_url: str | None = None,
+) -> KnowledgeDocument:
+    """Check and store a document as ``pending``; ingestion picks it up in the background."""
+    if len(data) > settings.knowledge_max_file_bytes:
+        raise ApiError(
+            413,
+            "too_large",
+            f"Document exceeds the {settings.knowledge_max_file_bytes}-byte limit",
+        )
+    try:
+        kind = sniff(
+            data, filename=name, max_unzipped_bytes=settings.knowledge_max_unzipped_bytes
+        ).kind
+    except DocumentRejected as e:
+        raise _refusal(e) from None
+    check_quota(db, org_id=agent.org_id, adding=len(data), settings=settings)
+    doc = KnowledgeDocument(
+        id=new_id("doc"),
+        org_id=agent.org_id,
+        agent_id=agent.id,
+        name=(name.strip() or "document")[:MAX_NAME_CHARS],
+        kind=kind,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        source_url=source_url,
+        status="pending",
+        progress=0,
+        chunk_count=0,
+        generation=0,
+        attempts=0,
+    )
+    db.add(doc)
+    db.add(KnowledgeFile(document_id=doc.id, data=data))
+    db.commit()
+    return doc
+
+
+def list_documents(db: Session, *, agent: Agent) -> list[KnowledgeDocument]:
+    return list(
+        db.scalars(
+            select(KnowledgeDocument)
+            .where(KnowledgeDocument.agent_id == agent.id, KnowledgeDocument.org_id == agent.org_id)
+            .order_by(KnowledgeDocument.created_at.desc(), KnowledgeDocument.id)
+        )
+    )
+
+
+def get_document(db: Session, *, agent: Agent, document_id: str) -> KnowledgeDocument | None:
+    doc = db.get(KnowledgeDocument, document_id)
+    if doc is None or doc.agent_id != agent.id or doc.org_id != agent.org_id:
+        return None
+    return doc
+
+
+def request_reindex(db: Session, doc: KnowledgeDocument) -> KnowledgeDocument:
+    """Queue the document again. Its current chunks stay searchable until the new ones
+    replace them; an ingestion already running for it is abandoned (its claim is void)."""
+    doc.status = "pending"
+    doc.error = None
+    doc.progress = 0
+    doc.attempts = 0
+    doc.claim_token = None
+    doc.lease_expires_at = None
+    doc.updated_at = datetime.now(UTC)
+    db.commit()
+    return doc
+
+
+def delete_document(db: Session, doc: KnowledgeDocument, *, index: KnowledgeIndex) -> None:
+    """Delete the document, its file, and every chunk and vector of it.
+
+    The row goes first (search stops seeing the document at once); if the process stops
+    before the index is cleaned, the start-up sweep removes the orphaned chunks.
+    """
+    document_id = doc.id
+    db.delete(doc)
+    db.commit()
+    index.remove(document_id)

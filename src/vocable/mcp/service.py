@@ -1,0 +1,139 @@
+"""MCP server records of an agent: create, change, list, and hand to the worker."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vocable.api.errors import ApiError
+from vocable.api.schemas import WorkerMcpServer
+from vocable.db.models import Agent, McpServer
+from vocable.ids import new_id
+from vocable.mcp.schemas import HIDDEN, McpServerCreate, McpServerPublic, McpServerUpdate
+from vocable.outbound import OutboundPolicy, OutboundRefused, check_url
+from vocable.security.crypto import SecretBox
+
+
+def check_server_url(url: str, policy: OutboundPolicy) -> None:
+    """Refuse (422 naming ``url``) a URL the outbound rules would not connect to.
+
+    Blocking (DNS): call it from a thread. Checked again on every connection, since a
+    name may resolve elsewhere later.
+    """
+    try:
+        check_url(url, policy)
+    except OutboundRefused as e:
+        raise ApiError(
+            422, e.reason.value, e.message, errors=[{"field": "url", "message": e.message}]
+        ) from None
+
+
+def public(row: McpServer) -> McpServerPublic:
+    """The record as the API shows it: header names only, never their values."""
+    return McpServerPublic(
+        id=row.id,
+        agent_id=row.agent_id,
+        name=row.name,
+        url=row.url,
+        transport=row.transport,
+        headers=dict.fromkeys(row.header_names or [], HIDDEN),
+        timeout_seconds=row.timeout_seconds,
+        active=row.active,
+        allowed_tools=row.allowed_tools,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def list_servers(db: Session, agent: Agent) -> list[McpServer]:
+    query = select(McpServer).where(
+        McpServer.agent_id == agent.id, McpServer.org_id == agent.org_id
+    )
+    return list(db.scalars(query.order_by(McpServer.created_at)))
+
+
+def get_server(db: Session, agent: Agent, server_id: str) -> McpServer:
+    row = db.get(McpServer, server_id)
+    if row is None or row.agent_id != agent.id or row.org_id != agent.org_id:
+        raise ApiError(404, "mcp_server_not_found", "MCP server not found")
+    return row
+
+
+def _seal(box: SecretBox, headers: dict[str, str]) -> tuple[str | None, list[str]]:
+    return (box.seal(headers) if headers else None), sorted(headers)
+
+
+def create_server(
+    db: Session, box: SecretBox, *, agent: Agent, data: McpServerCreate, max_servers: int
+) -> McpServer:
+    count = db.scalar(select(func.count()).where(McpServer.agent_id == agent.id)) or 0
+    if count >= max_servers:
+        raise ApiError(
+            409, "too_many_mcp_servers", f"An agent may have at most {max_servers} MCP servers"
+        )
+    sealed, names = _seal(box, data.headers)
+    row = McpServer(
+        id=new_id("mcp"),
+        org_id=agent.org_id,
+        agent_id=agent.id,
+        name=data.name,
+        url=data.url,
+        transport=data.transport,
+        headers_encrypted=sealed,
+        header_names=names,
+        timeout_seconds=data.timeout_seconds,
+        active=data.active,
+        allowed_tools=data.allowed_tools,
+    )
+    db.add(row)
+    db.commit()
+    return row
+
+
+def update_server(db: Session, box: SecretBox, row: McpServer, data: McpServerUpdate) -> McpServer:
+    given = data.model_fields_set
+    for field in ("name", "url", "transport", "timeout_seconds", "active"):
+        value = getattr(data, field)
+        if field in given and value is not None:
+            setattr(row, field, value)
+    if "headers" in given:
+        row.headers_encrypted, row.header_names = _seal(box, data.headers or {})
+    if "allowed_tools" in given:
+        row.allowed_tools = data.allowed_tools  # null: every tool the server lists
+    db.commit()
+    return row
+
+
+def stored_headers(box: SecretBox, row: McpServer) -> dict[str, str]:
+    return box.open(row.headers_encrypted) if row.headers_encrypted else {}
+
+
+def worker_servers(db: Session, box: SecretBox, agent_id: str) -> list[WorkerMcpServer]:
+    """The agent's active servers with their headers decrypted, for the worker channel."""
+    rows = db.scalars(
+        select(McpServer)
+        .where(McpServer.agent_id == agent_id, McpServer.active.is_(True))
+        .order_by(McpServer.created_at)
+    )
+    return [
+        WorkerMcpServer(
+            id=row.id,
+            name=row.name,
+            url=row.url,
+            transport=row.transport,
+            headers=stored_headers(box, row),
+            timeout_seconds=row.timeout_seconds,
+            allowed_tools=row.allowed_tools,
+        )
+        for row in rows
+    ]
+
+
+def merge_headers(static: dict[str, str], session: dict[str, str]) -> dict[str, str]:
+    """The session's headers over the server's static ones; names compare case-blind."""
+    merged = dict(static)
+    for name, value in session.items():
+        for existing in [k for k in merged if k.lower() == name.lower()]:
+            del merged[existing]
+        merged[name] = value
+    return merged

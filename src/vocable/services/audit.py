@@ -1,0 +1,96 @@
+"""The audit log: who changed an organisation's keys, agents and sessions, and when.
+
+Events are added to the caller's database session and committed with the change they
+record, so a change is never logged without happening nor happens without being
+logged. They name what changed, never values: prompts, greetings and header values
+stay out of the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from vocable.db.models import AuditEvent
+
+ActorKind = Literal["user", "api_key", "system"]
+
+ACTIONS = frozenset(
+    {
+        "key.created",
+        "key.rotated",
+        "key.updated",
+        "key.revoked",
+        "agent.created",
+        "agent.updated",
+        "agent.deleted",
+        "session.revoked",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a dashboard user, an API key, or the operator (``system``)."""
+
+    kind: ActorKind
+    id: str | None = None
+    ip: str | None = None
+    """The client address (see ``vocable.api.deps.client_address``); None off the API."""
+
+
+SYSTEM = Actor(kind="system")
+"""The CLI and first-run setup: changes made on the host, not through the API."""
+
+
+def record(
+    db: Session,
+    *,
+    org_id: str,
+    actor: Actor | None,
+    action: str,
+    target_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an event to ``db``'s transaction; the caller's commit writes it with the change."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    who = actor or SYSTEM
+    row = AuditEvent(
+        org_id=org_id,
+        actor_kind=who.kind,
+        actor_id=who.id,
+        action=action,
+        target_id=target_id,
+        ip=who.ip,
+        details=details or {},
+    )
+    db.add(row)
+    return row
+
+
+def changed_fields(obj: object, *, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Names of the mapped attributes of ``obj`` changed since it was loaded (not values)."""
+    state = inspect(obj)
+    return sorted(
+        attr.key for attr in state.attrs if attr.key not in ignore and attr.history.has_changes()
+    )
+
+
+def list_events(
+    db: Session, *, org_id: str, limit: int, action: str | None = None
+) -> list[AuditEvent]:
+    """The organisation's events, newest first."""
+    query = select(AuditEvent).where(AuditEvent.org_id == org_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    return list(db.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _append_only(*_: object) -> None:
+    # the database refuses UPDATE too (a trigger, migration 0005); this names the mistake
+    raise RuntimeError("audit events are append-only")
