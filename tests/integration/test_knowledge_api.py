@@ -5,9 +5,11 @@ limits, delete, re-index and recovery after a stopped ingestion."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -30,14 +32,46 @@ MAX_FILE = 300_000
 QUOTA = 1_000_000
 
 
+PUBLISHED_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Opening hours</title></head><body><article>"
+    b"<p>On public holidays the bakery opens at eleven and the till closes at two.</p>"
+    b"</article></body></html>"
+)
+
+
+class _DocumentSite(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(PUBLISHED_PAGE)))
+        self.end_headers()
+        self.wfile.write(PUBLISHED_PAGE)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def doc_site() -> Iterator[int]:
+    """A customer's web page on 127.0.0.1, the only local address the API may fetch."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DocumentSite)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def kb_api(
-    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    doc_site: int,
 ) -> Iterator[ApiServer]:
     """The API with small knowledge limits and a short ingestion lease."""
     settings = make_settings(
         tmp_path_factory.mktemp("data"),
         database_url_for(request, backend, "k_" + secrets.token_hex(6)),
+        outbound_allow_hosts=[f"127.0.0.1:{doc_site}"],
         knowledge_max_file_bytes=MAX_FILE,
         knowledge_org_quota_bytes=QUOTA,
         knowledge_lease_seconds=1.0,
@@ -158,6 +192,32 @@ def test_every_document_type_is_ingested_and_found_with_source_and_page(
         top = resp.json()["results"][0]
         assert (top["source"], top["page"]) == (source, page), (query, resp.json())
         assert needle in top["text"] and top["score"] > 0
+
+
+def test_a_document_added_by_url_is_fetched_safely_and_found(
+    client: httpx.Client, owner: Tenant, doc_site: int
+) -> None:
+    url = f"http://127.0.0.1:{doc_site}/hours.html?token=s3cret-query"
+    resp = client.post(
+        f"/api/agents/{owner.agent_id}/knowledge/url", json={"url": url}, headers=_key(owner)
+    )
+    assert resp.status_code == 202, resp.text
+    doc = wait_done(client, owner, resp.json()["id"])
+    assert doc["status"] == "ready" and doc["kind"] == "html", doc
+    assert "s3cret-query" not in str(doc)  # the query string (often a token) is not kept
+    top = search(client, owner, "When do you open on public holidays?").json()["results"][0]
+    assert "eleven" in top["text"]
+    # any other local address is refused before a connection, naming the field
+    for bad in (
+        f"http://127.0.0.1:{doc_site + 1}/x",
+        "http://169.254.169.254/latest/",
+        "file:///etc/passwd",
+    ):
+        refused = client.post(
+            f"/api/agents/{owner.agent_id}/knowledge/url", json={"url": bad}, headers=_key(owner)
+        )
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["errors"][0]["field"] == "url"
 
 
 def _session_for(client: httpx.Client, tenant: Tenant, agent_id: str) -> str:
