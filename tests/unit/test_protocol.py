@@ -31,6 +31,8 @@ def test_user_text_is_returned_exactly_as_sent() -> None:
         json.dumps({"type": "user_text", "text": "a" * 4001}).encode(),
         b"[" * 100_000,
         b'{"type": "user_text", "text": "' + b"a" * 20_000 + b'"}',
+        b'{"type": "user_text", "text": "hi \\udfff there"}',  # found by the fuzzer
+        b'{"type": "user_text", "text": "a\\u0000b"}',
     ],
 )
 def test_malformed_or_oversized_messages_are_refused(payload: bytes) -> None:

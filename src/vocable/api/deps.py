@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from vocable.api.errors import ApiError
@@ -37,8 +39,26 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def get_db(platform: PlatformDep) -> Iterator[Session]:
-    with platform.sessions() as db:
+    db = platform.sessions()
+    try:
         yield db
+    finally:
+        _close(db)
+
+
+def _close(db: Session) -> None:
+    """Close the request's session, also when the database died under it.
+
+    Closing rolls back; on a connection the database dropped that raises again after
+    the 503 is already on its way, and the client would see a reset connection instead.
+    The dead connection is discarded (the pool opens a fresh one when it is back).
+    """
+    try:
+        db.close()
+    except DBAPIError:
+        log.warning("database connection lost while closing a request's session")
+        with contextlib.suppress(DBAPIError):
+            db.invalidate()
 
 
 DbDep = Annotated[Session, Depends(get_db)]

@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("vocable.api")
@@ -58,6 +59,12 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Task boundary: log the type and traceback, never the request, return a bare 500.
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse(envelope("internal_error", "Internal server error"), status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -76,23 +83,48 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, broken multipart):
+            # the same 422 as a body that is not JSON
+            errors = [{"field": "body", "message": "request body could not be parsed"}]
+            return JSONResponse(
+                envelope("invalid_request", "Invalid request: check body", errors),
+                status_code=422,
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             envelope(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
-        # Task boundary: the database is unreachable or locked; say so without internals.
-        log.warning("database unavailable: %s", type(exc.orig).__name__)
+    async def _db_down(_: Request, exc: Exception) -> JSONResponse:
+        # Task boundary: the database is unreachable, locked, or its connection dropped
+        # mid-request, or no pooled connection came free in time; say so without internals.
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        log.warning("database unavailable: %s", type(cause).__name__)
         return JSONResponse(
             envelope("unavailable", "Service temporarily unavailable, retry shortly"),
             status_code=503,
             headers={"Retry-After": "2"},
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # Task boundary: log the type and traceback, never the request, return a bare 500.
-        log.error("unhandled error", exc_info=exc)
-        return JSONResponse(envelope("internal_error", "Internal server error"), status_code=500)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, _db_down)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses a value SQLite would take: a NUL character in an id from the
+        # path or query, an integer out of range. The client sent it; never a 500.
+        log.warning("database refused a value: %s", type(exc.orig).__name__)
+        errors = [{"field": "request", "message": "a value contains NUL or is out of range"}]
+        return JSONResponse(
+            envelope("invalid_request", "Invalid request: a value cannot be stored", errors),
+            status_code=422,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:  # a disconnect the driver reported as another class
+            return await _db_down(request, exc)
+        return await _unexpected(request, exc)
+
+    app.add_exception_handler(Exception, _unexpected)

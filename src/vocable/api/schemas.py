@@ -49,13 +49,24 @@ def _mcp_headers(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+def _storable_json(value: dict[str, Any]) -> str:
+    """``value`` as JSON, if both databases can store it and a response can carry it."""
     try:
         encoded = json.dumps(value, allow_nan=False)
     except ValueError:
         raise ValueError("must be JSON without NaN or Infinity") from None
     if "\\u0000" in encoded:
         raise ValueError("must not contain NUL characters")
+    return encoded
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    _storable_json(value)
+    return value
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    encoded = _storable_json(value)
     if len(encoded.encode()) > MAX_METADATA_BYTES:
         raise ValueError(f"must serialise to at most {MAX_METADATA_BYTES} bytes of JSON")
     return value
@@ -350,12 +361,12 @@ class WorkerSessionConfig(BaseModel):
 
 class WorkerEvent(BaseModel):
     type: Literal["started", "ended"]
-    reason: Annotated[str, StringConstraints(max_length=64)] | None = None
-    usage: dict[str, Any] | None = None
+    reason: Annotated[str, StringConstraints(max_length=64), NoNul] | None = None
+    usage: Annotated[dict[str, Any], AfterValidator(_storable)] | None = None
 
 
 class WorkerTurn(BaseModel):
-    seq: Annotated[int, Field(ge=0)]
+    seq: Annotated[int, Field(ge=0, le=2**31 - 1)]  # an INTEGER column in both databases
     role: Literal["user", "agent", "tool"]
-    text: Annotated[str, StringConstraints(max_length=MAX_PROMPT)]
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    text: Annotated[str, StringConstraints(max_length=MAX_PROMPT), NoNul]
+    metrics: Annotated[dict[str, Any], AfterValidator(_storable)] = Field(default_factory=dict)

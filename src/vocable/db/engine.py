@@ -7,14 +7,26 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+SQLITE_BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite write waits for another process's lock before the API answers 503."""
 
-def make_engine(url: str) -> Engine:
-    """Create an engine tuned for the backend: WAL and a busy timeout on SQLite."""
+POSTGRES_CONNECT_TIMEOUT_S = 5
+"""A database that does not answer (network partition) fails fast as 503 instead of
+holding the request for the operating system's TCP timeout (minutes)."""
+
+
+def make_engine(url: str, *, sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
+    """Create an engine tuned for the backend: WAL and a busy timeout on SQLite.
+
+    PostgreSQL connections are checked before use (``pool_pre_ping``), so after the
+    database comes back the API recovers by itself: dead pooled connections are
+    replaced, not handed to a request.
+    """
     if url.startswith("sqlite"):
         # hide_parameters: a database error must never print prompts or headers into logs
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout},
             hide_parameters=True,
         )
 
@@ -30,7 +42,12 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
     )
 
 

@@ -24,7 +24,8 @@ MAX_TEXT_CHARS = 4_000
 def parse_user_text(payload: bytes) -> str | None:
     """The text of a well-formed ``user_text`` message, exactly as sent; else ``None``.
 
-    Oversized, non-JSON, non-object, wrongly typed, empty or over-long messages are refused.
+    Oversized, non-JSON, non-object, wrongly typed, empty or over-long messages are refused,
+    and so are texts with NUL or lone surrogates.
     """
     if len(payload) > MAX_PAYLOAD_BYTES:
         return None
@@ -37,7 +38,19 @@ def parse_user_text(payload: bytes) -> str | None:
     text = data.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT_CHARS:
         return None
+    if "\x00" in text or not _encodable(text):
+        # JSON escapes can carry NUL and lone surrogates ("\\ud800"): the echo, the LLM
+        # and the call record cannot take them (a lone surrogate ended the call)
+        return None
     return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -1,0 +1,1 @@
+"""Fuzzers shared by the test suite (bounded) and ``bench/`` (longer runs)."""
