@@ -209,6 +209,10 @@ class Settings(BaseSettings):
     session_sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
     """How often the API closes call records nobody will close (past their deadline, or
     whose room LiveKit no longer has): the backstop behind the webhooks."""
+    worker_heartbeat_timeout_seconds: float = Field(default=10.0, ge=4, le=600)
+    """A call whose worker sent no heartbeat (every 2 s) for this long ends as
+    ``worker_lost``: a killed worker says nothing, and LiveKit keeps its participant in
+    the room for up to half a minute."""
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

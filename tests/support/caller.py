@@ -39,9 +39,17 @@ class Caller:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server closes the room or removes this caller."""
+    agent_left: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the agent participant leaves the room."""
+    connection_events: list[str] = field(default_factory=list)
+    """``reconnecting``, ``reconnected``, ``disconnected`` and ``left:<identity>:<kind>``
+    (a remote participant left), in the order they came."""
 
     async def join(self, url: str, token: str) -> None:
-        self.room.on("disconnected", lambda *_: self.disconnected.set())
+        self.room.on("disconnected", self._on_disconnected)
+        self.room.on("reconnecting", lambda: self.connection_events.append("reconnecting"))
+        self.room.on("reconnected", lambda: self.connection_events.append("reconnected"))
+        self.room.on("participant_disconnected", self._on_participant_left)
         self.room.on("data_received", self._on_data)
         self.room.on("track_subscribed", self._on_track)
         await self.room.connect(url, token)
@@ -58,6 +66,15 @@ class Caller:
         await self.room.disconnect()
 
     # --- receiving ----------------------------------------------------------------------
+
+    def _on_disconnected(self, *_: object) -> None:
+        self.connection_events.append("disconnected")
+        self.disconnected.set()
+
+    def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
+        self.connection_events.append(f"left:{participant.identity}:{participant.kind}")
+        if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            self.agent_left.set()
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
         self.raw_messages.append(packet.data)

@@ -8,6 +8,7 @@ from vocable import __version__
 from vocable.api.errors import install_error_handlers
 from vocable.api.routes import agents, auth, internal, keys, knowledge, meta, sessions, voices
 from vocable.api.routes import audit as audit_routes
+from vocable.api.routes import livekit_events as livekit_event_routes
 from vocable.api.routes import mcp as mcp_routes
 from vocable.api.routes import webhooks as webhook_routes
 from vocable.platform import Platform
@@ -34,6 +35,7 @@ def create_app(platform: Platform) -> FastAPI:
         knowledge.router,
         voices.router,
         webhook_routes.router,
+        livekit_event_routes.router,
         meta.router,
     ):
         app.include_router(router)

@@ -8,15 +8,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any, Protocol
 
 import typer
 import uvicorn
 
 from vocable.api.app import create_app
 from vocable.db.migrate import upgrade_to_head
-from vocable.livekit.server import LiveKitUnavailable, install_binary, start_server
+from vocable.livekit.server import (
+    LiveKitServer,
+    LiveKitUnavailable,
+    install_binary,
+    start_server,
+)
 from vocable.platform import build_platform
 from vocable.processes import wait_until_answering
 from vocable.services import accounts
@@ -73,6 +81,79 @@ def _wait_registered(
     raise RuntimeError("the worker did not register with LiveKit; see worker.log")
 
 
+class Process(Protocol):
+    """What supervision needs of a child process (``subprocess.Popen`` has it)."""
+
+    args: Any
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays before starting a child that exited: ``first``, doubling up to ``maximum``;
+    a child that ran for ``stable_after`` seconds counts as healthy and starts from
+    ``first`` again."""
+
+    first: float = 1.0
+    maximum: float = 30.0
+    stable_after: float = 60.0
+
+
+class Supervised:
+    """A child process that is started again, after a backoff delay, whenever it exits.
+
+    :meth:`check` is called from the supervisor's loop: it notices an exit, waits out the
+    delay without blocking the loop, and starts a new process. A worker that dies (killed,
+    out of memory) loses its calls, which the API closes as ``worker_lost``; the next
+    calls go to the new one once it has registered with LiveKit.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        start: Callable[[], Process],
+        backoff: Backoff = Backoff(),
+        clock: Callable[[], float] = time.monotonic,
+        notify: Callable[[str], None] = lambda message: typer.echo(message, err=True),
+    ) -> None:
+        self.name = name
+        self._start = start
+        self._backoff = backoff
+        self._clock = clock
+        self._notify = notify
+        self._delay = 0.0
+        self._restart_at: float | None = None
+        self.restarts = 0
+        self.process = start()
+        self._started_at = clock()
+
+    def check(self) -> None:
+        """Restart the child if it exited and its backoff delay has passed."""
+        now = self._clock()
+        if self._restart_at is None:
+            if self.process.poll() is None:
+                return
+            ran = now - self._started_at
+            if ran >= self._backoff.stable_after or self._delay == 0:
+                self._delay = self._backoff.first
+            else:
+                self._delay = min(self._backoff.maximum, self._delay * 2)
+            self._restart_at = now + self._delay
+            self._notify(
+                f"{self.name} exited with {self.process.returncode}; "
+                f"starting it again in {self._delay:.0f}s"
+            )
+            return
+        if now >= self._restart_at:
+            self._restart_at = None
+            self.process = self._start()
+            self._started_at = now
+            self.restarts += 1
+
+
 def _child(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -94,8 +175,18 @@ def run_up(settings: Settings, *, with_worker: bool) -> int:
         typer.echo(f"error: {exc}", err=True)
         return 2
     platform = build_platform(settings)
-    livekit = start_server(settings, platform.secrets, binary=binary, log_path=logs / "livekit.log")
-    children: list[subprocess.Popen[bytes]] = [livekit.process]
+    livekit_servers: list[LiveKitServer] = []
+
+    def start_livekit() -> Process:
+        server = start_server(
+            settings, platform.secrets, binary=binary, log_path=logs / "livekit.log"
+        )
+        livekit_servers[:] = [server]
+        return server.process
+
+    # each child is started again if it exits: LiveKit and the API come back on the same
+    # config and database; a new worker registers and takes the next calls
+    children: list[Supervised] = [Supervised(name="LiveKit", start=start_livekit)]
     stopping = False
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -105,35 +196,42 @@ def run_up(settings: Settings, *, with_worker: bool) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        livekit.wait_ready()
-        api = _child(["api"], logs / "api.log")
+        livekit_servers[0].wait_ready()
+        api = Supervised(name="the API", start=lambda: _child(["api"], logs / "api.log"))
         children.append(api)
-        wait_until_answering(settings.resolved_api_url + "/healthz", api, timeout=60)
+        wait_until_answering(settings.resolved_api_url + "/healthz", _popen(api), timeout=60)
         if with_worker:
             typer.echo("starting the voice worker (loading the embedded models)...")
-            worker = _child(["worker"], logs / "worker.log")
+            worker = Supervised(
+                name="the voice worker", start=lambda: _child(["worker"], logs / "worker.log")
+            )
             children.append(worker)
-            _wait_registered(logs / "livekit.log", worker)
+            _wait_registered(logs / "livekit.log", _popen(worker))
         _print_banner(settings, password)
         while not stopping:
             for child in children:
-                if child.poll() is not None:
-                    typer.echo(f"a platform process exited ({child.args!r}); stopping", err=True)
-                    return 1
+                child.check()
             time.sleep(0.5)
         return 0
     except (RuntimeError, LiveKitUnavailable) as exc:
         typer.echo(f"error: {exc} (logs in {logs})", err=True)
         return 1
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
+        procs = [_popen(child) for child in reversed(children)]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
             try:
-                child.wait(timeout=15)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                child.kill()
+                proc.kill()
+
+
+def _popen(child: Supervised) -> subprocess.Popen[bytes]:
+    proc = child.process
+    assert isinstance(proc, subprocess.Popen)
+    return proc
 
 
 def _print_banner(settings: Settings, password: str | None) -> None:

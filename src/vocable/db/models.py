@@ -160,6 +160,8 @@ class VoiceSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     end_reason: Mapped[str | None] = mapped_column(String(64), default=None)
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    worker_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    """The worker's last heartbeat during the call (a silent worker died: ``worker_lost``)."""
 
 
 class TranscriptTurn(Base):

@@ -54,3 +54,55 @@ class RoomAdmin:
         if resp.status_code >= 300:
             raise RoomAdminError(f"LiveKit answered {resp.status_code}")
         return True
+
+    def list_rooms(self) -> set[str]:
+        """Names of the rooms that exist now (the session sweeper compares them to calls)."""
+        token = (
+            api.AccessToken(self._key, self._secret)
+            .with_grants(api.VideoGrants(room_list=True))
+            .with_ttl(timedelta(minutes=1))
+            .to_jwt()
+        )
+        url = f"{self._base}/twirp/livekit.RoomService/ListRooms"
+        try:
+            resp = httpx.post(
+                url, json={}, headers={"Authorization": f"Bearer {token}"}, timeout=self._timeout
+            )
+        except httpx.HTTPError as e:
+            raise RoomAdminError(f"LiveKit unreachable: {type(e).__name__}") from None
+        if resp.status_code >= 300:
+            raise RoomAdminError(f"LiveKit answered {resp.status_code}")
+        rooms = resp.json().get("rooms") or []
+        return {str(room["name"]) for room in rooms if isinstance(room, dict) and "name" in room}
+
+    def remove_all_but(self, room: str, identity: str) -> list[str]:
+        """Remove everyone but ``identity`` from ``room`` (an agent whose worker died
+        lingers for up to half a minute); returns who was removed."""
+        headers = {"Authorization": f"Bearer {self._token(room)}"}
+        service = f"{self._base}/twirp/livekit.RoomService"
+        removed: list[str] = []
+        try:
+            resp = httpx.post(
+                f"{service}/ListParticipants",
+                json={"room": room},
+                headers=headers,
+                timeout=self._timeout,
+            )
+            if resp.status_code == 404:
+                return removed
+            if resp.status_code >= 300:
+                raise RoomAdminError(f"LiveKit answered {resp.status_code}")
+            for participant in resp.json().get("participants") or []:
+                other = participant.get("identity") if isinstance(participant, dict) else None
+                if not isinstance(other, str) or other == identity:
+                    continue
+                httpx.post(
+                    f"{service}/RemoveParticipant",
+                    json={"room": room, "identity": other},
+                    headers=headers,
+                    timeout=self._timeout,
+                )
+                removed.append(other)
+        except httpx.HTTPError as e:
+            raise RoomAdminError(f"LiveKit unreachable: {type(e).__name__}") from None
+        return removed

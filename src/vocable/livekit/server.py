@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from vocable.livekit.webhooks import WEBHOOK_PATH
 from vocable.platform_secrets import PlatformSecrets
 from vocable.processes import ProcessNotReadyError, stop_process, wait_until_answering
 from vocable.settings import Settings
@@ -114,6 +115,12 @@ def server_config(settings: Settings, secrets: PlatformSecrets) -> dict[str, obj
         "keys": {secrets.livekit_api_key: secrets.livekit_api_secret},
         "logging": {"level": "info", "json": False},
         "room": {"auto_create": True, "empty_timeout": 60, "departure_timeout": 10},
+        # room and participant events, signed with our key pair: a call whose worker
+        # died or whose room vanished is closed at once (vocable.livekit.webhooks)
+        "webhook": {
+            "api_key": secrets.livekit_api_key,
+            "urls": [settings.livekit_webhook_url or settings.resolved_api_url + WEBHOOK_PATH],
+        },
     }
     if settings.redis_url:
         config["redis"] = {"address": settings.redis_url.removeprefix("redis://")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from livekit.agents.voice.events import CloseEvent
 
 from vocable.api.schemas import WorkerSessionConfig
 from vocable.providers.llama_llm import LlamaLLM
+from vocable.providers.matched_tts import session_tts
 from vocable.providers.registry import EngineFactory, Engines
 from vocable.worker.bridge import ChatBridge
 from vocable.worker.channel import WorkerChannel
@@ -144,10 +146,26 @@ async def run_call(
         if participant.disconnect_reason == rtc.DisconnectReason.DUPLICATE_IDENTITY:
             _end("duplicate_join")
             return
+        if ctx.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+            # reconnecting to LiveKit unwinds every participant: not the caller leaving.
+            # Either the room comes back (checked in _on_reconnected) or it is lost.
+            return
         tasks.append(asyncio.create_task(_caller_gone()))
+
+    def _on_reconnected() -> None:
+        if not ended.is_set() and config.participant_identity not in ctx.room.remote_participants:
+            tasks.append(asyncio.create_task(_caller_gone()))
 
     # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
     engines = await asyncio.to_thread(factory.build, config)
+    voice = await session_tts(
+        engines.tts,
+        sha256=config.reference_audio_sha256,
+        clip_path=config.reference_audio_path,
+        http=channel.http,
+        cache_root=factory.settings.cache_dir / "voices",
+    )
+    engines = dataclasses.replace(engines, tts=voice)
     session = build_session(engines)
     bridge = ChatBridge(
         room=ctx.room,
@@ -161,6 +179,7 @@ async def run_call(
     tasks: list[asyncio.Task[None]] = []
     ctx.room.on("participant_disconnected", _on_leave)
     ctx.room.on("participant_connected", _on_join)
+    ctx.room.on("reconnected", _on_reconnected)
     ctx.room.on("disconnected", lambda why=None: _end(room_closed_reason(why)))
     await ctx.connect()
     try:
@@ -171,6 +190,7 @@ async def run_call(
         return CallOutcome(reason="caller_left")
     joins = max(joins, 1)  # the caller may have been in the room before the agent came
     await channel.report_event(session_id, "started")
+    alive = asyncio.create_task(channel.keep_alive(session_id))  # cancelled when it ends
 
     def _on_close(ev: CloseEvent) -> None:
         if not ended.is_set():
@@ -206,6 +226,7 @@ async def run_call(
     except TimeoutError:
         _end("max_duration")  # set first: our own aclose() below is not another reason
     warm.cancel()
+    alive.cancel()
     await bridge.drain()
     await session.aclose()
     await bridge.drain()

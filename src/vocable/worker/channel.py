@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -11,6 +12,13 @@ import httpx
 from vocable.api.schemas import WorkerSessionConfig
 
 log = logging.getLogger("vocable.worker.channel")
+
+RETRY_SECONDS = 45.0
+"""How long a report waits for the API to come back (an API restart takes seconds)."""
+HEARTBEAT_SECONDS = 2.0
+"""How often a worker says it is alive during a call (the API's timeout is a multiple)."""
+RETRY_FIRST_DELAY = 0.25
+RETRY_MAX_DELAY = 4.0
 
 
 class SessionClosedError(Exception):
@@ -20,7 +28,16 @@ class SessionClosedError(Exception):
 class WorkerChannel:
     """Fetches a session's effective configuration and reports the call back."""
 
-    def __init__(self, *, api_url: str, worker_token: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        worker_token: str,
+        timeout: float = 10.0,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        self._timeout = timeout
+        self._retry_seconds = retry_seconds
         self._client = httpx.AsyncClient(
             base_url=api_url.rstrip("/"),
             headers={"Authorization": f"Bearer {worker_token}"},
@@ -47,35 +64,75 @@ class WorkerChannel:
         reason: str | None = None,
         usage: dict[str, Any] | None = None,
     ) -> None:
+        """Report ``started`` or ``ended``, retried while the API is unreachable."""
         body = {"type": kind, "reason": reason, "usage": usage}
-        resp = await self._client.post(f"/internal/sessions/{session_id}/events", json=body)
+        resp = await self._post_retrying(f"/internal/sessions/{session_id}/events", body)
         resp.raise_for_status()
 
-    async def report_ended(
-        self, session_id: str, *, reason: str, usage: dict[str, Any], attempts: int = 5
-    ) -> None:
-        """Report the end of a call, retrying: an open call record is worse than a late one."""
-        for attempt in range(attempts):
-            try:
-                await self.report_event(session_id, "ended", reason=reason, usage=usage)
-                return
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code < 500:
-                    log.error("the API refused the end of a call (%s)", exc.response.status_code)
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
-        log.error("could not report the end of a call", extra={"session_id": session_id})
+    async def report_ended(self, session_id: str, *, reason: str, usage: dict[str, Any]) -> None:
+        """Report the end of a call; never raises: the call is over either way.
+
+        If the report cannot be delivered, the API closes the record itself (LiveKit's
+        webhooks and the session sweeper), with a less precise reason.
+        """
+        try:
+            await self.report_event(session_id, "ended", reason=reason, usage=usage)
+        except httpx.HTTPStatusError as exc:
+            log.error("the API refused the end of a call (%s)", exc.response.status_code)
+        except httpx.TransportError:
+            log.error("could not report the end of a call", extra={"session_id": session_id})
 
     async def report_turn(
         self, session_id: str, *, seq: int, role: str, text: str, metrics: dict[str, Any]
     ) -> None:
+        """Store one transcript turn, retried while the API is unreachable (``seq`` makes a
+        repeated report harmless)."""
         body = {"seq": seq, "role": role, "text": text, "metrics": metrics}
-        resp = await self._client.post(
-            f"/internal/sessions/{session_id}/turns", json=body, timeout=3.0
+        resp = await self._post_retrying(
+            f"/internal/sessions/{session_id}/turns", body, timeout=3.0
         )
         resp.raise_for_status()
+
+    async def keep_alive(self, session_id: str, interval: float = HEARTBEAT_SECONDS) -> None:
+        """Tell the API every ``interval`` seconds that this call's worker is alive, until
+        cancelled or the call record is closed. A missed beat is not retried: the next
+        one says the same."""
+        path = f"/internal/sessions/{session_id}/heartbeat"
+        while True:
+            try:
+                resp = await self._client.post(path, timeout=interval)
+                if resp.status_code == 200 and resp.json().get("status") == "ended":
+                    return
+            except (httpx.TransportError, ValueError):
+                pass  # the API is restarting; the next beat reaches it
+            await asyncio.sleep(interval)
+
+    async def _post_retrying(
+        self, path: str, body: dict[str, Any], *, timeout: float | None = None
+    ) -> httpx.Response:
+        """POST, retrying connection failures and 5xx answers with backoff.
+
+        An API restart (a deploy, a crash) must not lose a call's record: for up to
+        ``retry_seconds`` the report waits for the API to come back. The last answer is
+        returned, or the last transport error raised.
+        """
+        deadline = time.monotonic() + self._retry_seconds
+        delay = RETRY_FIRST_DELAY
+        while True:
+            try:
+                resp = await self._client.post(
+                    path, json=body, timeout=timeout if timeout is not None else self._timeout
+                )
+                if resp.status_code < 500 or time.monotonic() + delay > deadline:
+                    return resp
+                failure = f"HTTP {resp.status_code}"
+            except httpx.TransportError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                failure = type(exc).__name__
+            log.info("an API report failed (%s); retrying in %.2fs", failure, delay)
+            await asyncio.sleep(delay)
+            delay = min(RETRY_MAX_DELAY, delay * 2)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -65,7 +65,11 @@ export interface CallEvents {
   agentAudioTrack: MediaStreamTrack | undefined;
   /** {@link VoiceCall.microphoneTrack} changed: the microphone was published, replaced or stopped. */
   microphoneTrack: MediaStreamTrack | undefined;
-  /** Something went wrong that no awaited call could report (e.g. an unexpected disconnect). */
+  /**
+   * Something went wrong that no awaited call could report: an unexpected disconnect
+   * (`disconnected`), or the agent leaving a call that is still up (`agent_left`: its
+   * worker stopped; the platform then ends the call, which follows as `disconnected`).
+   */
   error: VocableError;
 }
 
@@ -344,6 +348,7 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     room
       .on(RoomEvent.DataReceived, this.onData)
       .on(RoomEvent.ParticipantConnected, this.onParticipantConnected)
+      .on(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected)
       .on(RoomEvent.TrackSubscribed, this.onTrackSubscribed)
       .on(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed)
       .on(RoomEvent.LocalTrackPublished, this.onLocalTrackChanged)
@@ -360,6 +365,7 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     room
       .off(RoomEvent.DataReceived, this.onData)
       .off(RoomEvent.ParticipantConnected, this.onParticipantConnected)
+      .off(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected)
       .off(RoomEvent.TrackSubscribed, this.onTrackSubscribed)
       .off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed)
       .off(RoomEvent.LocalTrackPublished, this.onLocalTrackChanged)
@@ -405,6 +411,18 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
 
   private readonly onParticipantConnected = (): void => {
     void this.outbox.flush();
+  };
+
+  private readonly onParticipantDisconnected = (
+    participant: RemoteParticipant,
+    reason?: DisconnectReason,
+  ): void => {
+    // While reconnecting LiveKit unwinds every participant: that is `reconnecting`, not
+    // the agent leaving. A deleted room is reported by `disconnected` alone.
+    if (this.ending || this.currentState !== "connected" || !participant.isAgent) return;
+    if (reason === DisconnectReason.ROOM_DELETED) return;
+    const why = reason === undefined ? "" : ` (${DisconnectReason[reason] ?? String(reason)})`;
+    this.emit("error", new VocableError("agent_left", `The agent left the call${why}`));
   };
 
   private readonly onLocalTrackChanged = (): void => {

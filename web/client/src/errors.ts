@@ -11,6 +11,8 @@
  * - `not_connected`: an operation needs a connected call.
  * - `invalid_state`: `connect()` was called on a call that is not idle.
  * - `disconnected`: the room closed without `end()` being called.
+ * - `agent_left`: the agent left while the call was up (its worker stopped); the platform
+ *   closes the call record and the room, so `disconnected` follows.
  */
 export type VocableErrorCode =
   | "session_request_failed"
@@ -22,7 +24,8 @@ export type VocableErrorCode =
   | "agent_unavailable"
   | "not_connected"
   | "invalid_state"
-  | "disconnected";
+  | "disconnected"
+  | "agent_left";
 
 /** Extra context attached to a {@link VocableError}. */
 export interface VocableErrorOptions {

@@ -105,6 +105,12 @@ export class FakeRemoteAudioTrack {
   }
 }
 
+/** A remote participant; the agent's `isAgent` is true (LiveKit's participant kind AGENT). */
+export interface FakeRemoteParticipant {
+  identity: string;
+  isAgent: boolean;
+}
+
 export interface FakeRoomOptions {
   /**
    * Whether the agent is already in the room when the caller joins (default `true`).
@@ -119,7 +125,7 @@ export interface FakeRoomOptions {
  */
 export class FakeRoom {
   readonly localParticipant = new FakeLocalParticipant(this);
-  readonly remoteParticipants = new Map<string, { identity: string }>();
+  readonly remoteParticipants = new Map<string, FakeRemoteParticipant>();
   connectedWith: { url: string; token: string; opts: RoomConnectOptions | undefined } | undefined;
   disconnectCalls = 0;
   failConnect = false;
@@ -153,14 +159,22 @@ export class FakeRoom {
   async connect(url: string, token: string, opts?: RoomConnectOptions): Promise<void> {
     if (this.failConnect) throw new Error("could not establish signal connection");
     this.connectedWith = { url, token, opts };
-    if (this.agentPresent) this.remoteParticipants.set("agent", { identity: "agent" });
+    if (this.agentPresent) this.remoteParticipants.set("agent", { identity: "agent", isAgent: true });
   }
 
   /** The agent participant joins, as LiveKit reports it: (participant). */
-  agentJoins(identity = "agent"): void {
-    const participant = { identity };
+  agentJoins(identity = "agent", isAgent = true): void {
+    const participant = { identity, isAgent };
     this.remoteParticipants.set(identity, participant);
     this.emit(RoomEvent.ParticipantConnected, participant);
+  }
+
+  /** A remote participant leaves, as LiveKit reports it: (participant, reason?). */
+  participantLeaves(identity = "agent", reason?: DisconnectReason): void {
+    const participant = this.remoteParticipants.get(identity);
+    if (!participant) return;
+    this.remoteParticipants.delete(identity);
+    this.emit(RoomEvent.ParticipantDisconnected, participant, reason);
   }
 
   async disconnect(): Promise<void> {

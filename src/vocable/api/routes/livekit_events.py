@@ -1,0 +1,113 @@
+"""LiveKit's server webhooks, the workers' call heartbeats, and the session sweeper that
+runs with the API.
+
+LiveKit posts room and participant events here (the server config we write names this
+URL). Only two matter: the agent leaving a call that is still open (its worker died) and
+a room finishing under an open call. Either ends the call record at once with a reason,
+and the room is closed so a caller still in it is told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from livekit.api import WebhookEvent
+from sqlalchemy import select
+
+from vocable.api.deps import DbDep, PlatformDep, WorkerDep
+from vocable.api.errors import ApiError
+from vocable.db.models import VoiceSession
+from vocable.livekit.rooms import RoomAdmin
+from vocable.livekit.webhooks import (
+    WEBHOOK_PATH,
+    WebhookRefused,
+    WebhookVerifier,
+    lost_call_reason,
+)
+from vocable.platform import Platform
+from vocable.services.sweeper import SessionSweeper, close_rooms, end_open_session
+
+
+def room_admin(platform: Platform) -> RoomAdmin:
+    return RoomAdmin(
+        livekit_url=platform.settings.resolved_livekit_url,
+        api_key=platform.secrets.livekit_api_key,
+        api_secret=platform.secrets.livekit_api_secret,
+    )
+
+
+@asynccontextmanager
+async def sweeper_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Starts the session sweeper with the API and stops it on shutdown."""
+    platform: Platform = app.state.platform
+    sweeper = SessionSweeper(
+        sessions=platform.sessions,
+        rooms=room_admin(platform),
+        interval_seconds=platform.settings.session_sweep_seconds,
+        worker_silent_seconds=platform.settings.worker_heartbeat_timeout_seconds,
+    )
+    sweeper.start()
+    try:
+        yield
+    finally:
+        await run_in_threadpool(sweeper.stop)
+
+
+router = APIRouter(tags=["livekit"], include_in_schema=False, lifespan=sweeper_lifespan)
+
+
+@router.post(WEBHOOK_PATH)
+async def livekit_webhook(
+    request: Request,
+    platform: PlatformDep,
+    background: BackgroundTasks,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, str]:
+    """Verify a LiveKit webhook (401 if it is not signed with our key pair) and apply it."""
+    verifier = WebhookVerifier(
+        api_key=platform.secrets.livekit_api_key, api_secret=platform.secrets.livekit_api_secret
+    )
+    try:
+        event = verifier.verify(await request.body(), authorization)
+    except WebhookRefused as e:
+        raise ApiError(401, "unauthorized", f"Webhook refused: {e}") from None
+    if event.event not in ("participant_left", "room_finished") or not event.room.name:
+        return {"status": "ignored"}
+    return await run_in_threadpool(_apply, platform, background, event.room.name, event)
+
+
+def _apply(
+    platform: Platform, background: BackgroundTasks, room_name: str, event: WebhookEvent
+) -> dict[str, str]:
+    with platform.sessions() as db:
+        row = db.scalar(select(VoiceSession).where(VoiceSession.room_name == room_name))
+        # only a call in progress: a worker that leaves a spent session's room (it found
+        # the session closed) or a room nobody joined is not a lost call
+        if row is None or row.status != "active":
+            return {"status": "ignored"}
+        reason = lost_call_reason(event, caller_identity=row.participant_identity)
+        if reason is None:
+            return {"status": "ignored"}
+        closed = end_open_session(db, row.id, reason)
+    if closed is None:
+        return {"status": "ignored"}
+    # after the answer: LiveKit waits for it before it sends the next webhook
+    background.add_task(close_rooms, room_admin(platform), [closed])
+    return {"status": "ended", "reason": reason}
+
+
+@router.post("/internal/sessions/{session_id}/heartbeat")
+def worker_heartbeat(session_id: str, db: DbDep, _: WorkerDep) -> dict[str, str]:
+    """The worker running this call is alive (the sweeper ends calls whose worker is not)."""
+    row = db.get(VoiceSession, session_id)
+    if row is None:
+        raise ApiError(404, "session_not_found", "Session not found")
+    if row.status == "active":
+        row.worker_seen_at = datetime.now(UTC)
+        db.commit()
+    return {"status": row.status}

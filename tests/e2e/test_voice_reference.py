@@ -1,0 +1,137 @@
+"""A session with a reference voice: the agent's recorded speech moves toward it.
+
+A real call (LiveKit, API, worker with the embedded engines, a headless caller) is made
+twice with the same agent: once in the default voice, once with ``reference_audio_url``
+pointing at a real human recording (ALSA's test voice, a woman's) on a loopback HTTP
+server that the platform's outbound rules allow explicitly. The greeting recorded in
+the second call must be closer to the reference (speaker-encoder similarity, acoustic
+distance and median pitch) and still understood by our STT.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from tests.conftest import Tenant, make_tenant
+from tests.support.caller import SAMPLE_RATE, Caller
+from tests.support.servers import ApiServer, make_settings, running_platform
+from tests.support.speech_samples import ensure_encoder_weights, reference_samples
+
+from vocable.providers.whisper_stt import load_whisper
+from vocable.voices.matching import Floats, analyse_voice
+from vocable.voices.normalise import to_wav
+from vocable.voices.similarity import SpeakerEncoder, acoustic_distance
+
+TEST_LLM = "qwen2.5-0.5b"
+GREETING = (
+    "Welcome to Rosa's Bakery. We bake fresh bread, cakes and pastries every morning, "
+    "and the coffee is always hot. How can I help you today?"
+)  # several seconds: a speaker embedding of a short utterance varies from run to run
+REFERENCE = "alsa-test-voice (female)"
+
+
+class ClipServer:
+    """Serves one WAV on loopback; the platform allow-lists exactly its host and port."""
+
+    def __init__(self, body: bytes) -> None:
+        class _Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/reference.wav"
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class Stack:
+    api: ApiServer
+    tenant: Tenant
+    clip: ClipServer
+    reference: Floats  # 24 kHz
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    reference = reference_samples(REFERENCE)
+    clip = ClipServer(to_wav(reference))
+    settings = make_settings(
+        tmp_path_factory.mktemp("data"),
+        worker_prewarm_llm=TEST_LLM,
+        outbound_allow_hosts=[f"127.0.0.1:{clip.port}"],  # the worker gets it too
+    )
+    try:
+        with running_platform(settings) as api:
+            tenant = make_tenant(api.platform, greeting=GREETING, llm_engine=TEST_LLM)
+            yield Stack(api=api, tenant=tenant, clip=clip, reference=reference)
+    finally:
+        clip.stop()
+
+
+async def greeting_audio(stack: Stack, **overrides: object) -> Floats:
+    """Join a new session and record the agent's greeting (16 kHz floats)."""
+    async with httpx.AsyncClient(base_url=stack.api.url, timeout=60) as http:
+        resp = await http.post(
+            "/api/agents/agent-session/",
+            json={"agent": stack.tenant.agent_id, **overrides},
+            headers={"x-api-key": stack.tenant.api_key},
+        )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    caller = Caller()
+    await caller.join(data["livekit_url"], data["token"])
+    try:
+        joined = time.monotonic()
+        await caller.wait_for_sound(joined, timeout=90)
+        await caller.wait_for_quiet()
+        audio = caller.audio_between(joined)
+    finally:
+        await caller.leave()
+    return (audio.astype(np.float32) / 32768.0).astype(np.float32)
+
+
+async def test_reference_voice_moves_the_agent_toward_it(stack: Stack) -> None:
+    default = await greeting_audio(stack)
+    matched = await greeting_audio(stack, reference_audio_url=stack.clip.url)
+    ref, ref_rate = stack.reference, 24_000
+
+    encoder = SpeakerEncoder(weights=ensure_encoder_weights())
+    sim_default = encoder.similarity(ref, ref_rate, default, SAMPLE_RATE)
+    sim_matched = encoder.similarity(ref, ref_rate, matched, SAMPLE_RATE)
+    assert sim_matched > sim_default + 0.05, (sim_default, sim_matched)
+
+    dist_default = acoustic_distance(ref, ref_rate, default, SAMPLE_RATE)
+    dist_matched = acoustic_distance(ref, ref_rate, matched, SAMPLE_RATE)
+    assert dist_matched < dist_default, (dist_default, dist_matched)
+
+    ref_f0 = analyse_voice(ref, ref_rate).median_f0
+    assert analyse_voice(matched, SAMPLE_RATE).median_f0 == pytest.approx(ref_f0, rel=0.1)
+    assert analyse_voice(default, SAMPLE_RATE).median_f0 < 0.75 * ref_f0
+
+    whisper = load_whisper(
+        "tiny.en", cache_dir=stack.api.platform.settings.cache_dir, cpu_threads=2
+    )
+    segments, _ = whisper.transcribe(matched, language="en", beam_size=5, temperature=[0.0])
+    heard = " ".join(s.text for s in segments).lower()
+    assert "welcome" in heard and "bakery" in heard, heard
