@@ -9,6 +9,8 @@ control-plane file stays readable (and migratable) without the ``vec0`` module.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,51 +97,38 @@ class SqliteKnowledgeIndex:
     ) -> None:
         doc_gen = _doc_gen(document_id, generation)
         conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for seq, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
-                    cur = conn.execute(
-                        "INSERT INTO chunks (document_id, agent_id, org_id, generation, seq, "
-                        "text, source, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            document_id,
-                            agent_id,
-                            org_id,
-                            generation,
-                            seq,
-                            chunk.text,
-                            source,
-                            chunk.page,
-                        ),
-                    )
-                    rowid = cur.lastrowid
-                    conn.execute(
-                        "INSERT INTO chunks_vec (rowid, agent_id, doc_gen, embedding) "
-                        "VALUES (?, ?, ?, ?)",
-                        (rowid, agent_id, doc_gen, np.asarray(vector, np.float32).tobytes()),
-                    )
-                    conn.execute(
-                        "INSERT INTO chunks_fts (rowid, text, agent_id, doc_gen) "
-                        "VALUES (?, ?, ?, ?)",
-                        (rowid, chunk.text, agent_id, doc_gen),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._write_lock, _immediate(conn):
+            for seq, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
+                cur = conn.execute(
+                    "INSERT INTO chunks (document_id, agent_id, org_id, generation, seq, "
+                    "text, source, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        document_id,
+                        agent_id,
+                        org_id,
+                        generation,
+                        seq,
+                        chunk.text,
+                        source,
+                        chunk.page,
+                    ),
+                )
+                rowid = cur.lastrowid
+                conn.execute(
+                    "INSERT INTO chunks_vec (rowid, agent_id, doc_gen, embedding) "
+                    "VALUES (?, ?, ?, ?)",
+                    (rowid, agent_id, doc_gen, np.asarray(vector, np.float32).tobytes()),
+                )
+                conn.execute(
+                    "INSERT INTO chunks_fts (rowid, text, agent_id, doc_gen) VALUES (?, ?, ?, ?)",
+                    (rowid, chunk.text, agent_id, doc_gen),
+                )
 
     def remove(self, document_id: str, *, keep_generation: int | None = None) -> None:
         conn = self._conn()
         keep = -1 if keep_generation is None else keep_generation
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._delete_where(conn, "document_id = ? AND generation != ?", (document_id, keep))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._write_lock, _immediate(conn):
+            self._delete_where(conn, "document_id = ? AND generation != ?", (document_id, keep))
 
     @staticmethod
     def _delete_where(conn: Any, where: str, params: tuple[Any, ...]) -> int:
@@ -210,15 +199,10 @@ class SqliteKnowledgeIndex:
         removed = 0
         with self._write_lock:
             for doc, gen in stale:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with _immediate(conn):
                     removed += self._delete_where(
                         conn, "document_id = ? AND generation = ?", (doc, gen)
                     )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
         return removed
 
     def count(self, document_id: str | None = None) -> int:
@@ -254,3 +238,16 @@ def _ranked(rows: dict[int, tuple[Any, ...]], order: list[int]) -> list[Hit]:
             )
         )
     return hits
+
+
+@contextmanager
+def _immediate(conn: Any) -> Iterator[None]:
+    """One write transaction, taken at once (``BEGIN IMMEDIATE``): committed, or rolled
+    back on any exception, including cancellation."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
