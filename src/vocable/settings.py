@@ -94,11 +94,47 @@ class Settings(BaseSettings):
     openai_tts_model: str = "tts-1"
     openai_tts_voice: str = "alloy"
 
+    # --- reference voice: cloning engines (see docs/architecture.md, "Reference voice") --
+    default_voice_model: str = "embedded"
+    """Voice engine of agents that name none: ``embedded`` (voice matching on the agent's
+    TTS), ``clone-server`` or ``elevenlabs``; an engine not configured here falls back to
+    ``embedded`` with a warning and a ``voice_fallback`` event to the caller."""
+    clone_server_url: str | None = None
+    """A self-hosted zero-shot cloning server: OpenAI-compatible ``/v1/audio/speech`` plus
+    a voice library at ``/v1/voices`` (as the open-source Chatterbox TTS API exposes)."""
+    clone_server_api_key: SecretStr | None = None
+    """Sent as ``Authorization: Bearer`` when set."""
+    clone_server_model: str = "chatterbox"
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    elevenlabs_model: str = "eleven_flash_v2_5"
+    voice_clone_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    """Registering or creating a cloned voice for a call longer than this gives up, and
+    the call speaks in the embedded voice."""
+    voice_engine_read_timeout_seconds: float = Field(default=4.0, gt=0, le=60)
+    """A cloning engine that sends no audio for this long during a sentence counts as
+    failed, and the call goes on in the embedded voice (a hung engine must not leave
+    the caller in silence)."""
+
     token_ttl_seconds: int = Field(default=600, ge=30, le=86400)
     """How long a minted token may be used to join (LiveKit checks it on first connect)."""
 
     max_concurrent_sessions_per_org: int = Field(default=20, ge=1)
     key_rate_limit_per_minute: int = Field(default=60, ge=1)
+
+    # --- admission control (per API process) ------------------------------------------
+    api_max_inflight_sessions: int = Field(default=16, ge=1, le=10_000)
+    """Session creations (the public endpoint and dashboard test calls) one API process
+    works on at once; more wait up to ``api_admission_wait_ms``, then get 503
+    ``overloaded`` with ``Retry-After`` instead of queueing without bound. 16 is about a
+    quarter second of work at the 50-60 sessions/s one process sustains on 2 cores, and
+    leaves more than half of the 40-thread request pool to workers and the dashboard."""
+    api_max_inflight_logins: int = Field(default=4, ge=1, le=1000)
+    """Dashboard sign-ins verified at once (each Argon2id check costs about 0.25 s of CPU
+    and 64 MiB here); more wait, then get 503 like sessions."""
+    api_admission_wait_ms: int = Field(default=100, ge=0, le=10_000)
+    """How long a request that finds its limit full waits for a slot (in arrival order)
+    before it is refused; short, so a flood is refused at once and never becomes a backlog."""
 
     # --- knowledge base ------------------------------------------------------------
     knowledge_max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
@@ -196,6 +232,9 @@ class Settings(BaseSettings):
     webhook_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
     """After a secret rotation, deliveries are signed with the old secret too for this
     long, so receivers can switch without losing events."""
+    webhook_delivery_retention_days: int = Field(default=30, ge=0, le=3650)
+    """Delivered and failed deliveries older than this (since their last change) are
+    deleted by the session sweeper; pending ones never are. 0 keeps them for good."""
 
     dashboard_dir: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parents[2] / "web" / "dashboard" / "dist"

@@ -1,12 +1,13 @@
 """No secret leaves the API where it does not belong.
 
 A realistic flow goes through the real API (keys created, rotated and revoked; agents with
-a distinctive system prompt; sessions with distinctive MCP header values; an error of every
-kind) while every log record is captured at DEBUG, uvicorn's access and error logs
-included. Then: no ``sk_`` key, LiveKit API secret, worker credential, encryption key, MCP
-header value or system prompt may appear in any log record, error body, response header
-or join token; a key appears only in the one response that created it, and the agent's
-prompt only in the agent's own responses.
+a distinctive system prompt; sessions and MCP servers with distinctive header values;
+webhook endpoints created and their secrets rotated; an error of every kind) while every
+log record is captured at DEBUG, uvicorn's access and error logs included. Then: no
+``sk_`` key, LiveKit API secret, worker credential, encryption key, MCP header value,
+webhook secret or system prompt may appear in any log record, error body, response
+header, join token or the audit log; a key or webhook secret appears only in the one
+response that created it, and the agent's prompt only in the agent's own responses.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 import pytest
 import uvicorn
 from tests.conftest import database_url_for, make_tenant
+from tests.support.net import free_port
 from tests.support.servers import make_platform, make_settings
 from tests.support.tokens import decode_claims
 
@@ -85,6 +87,11 @@ class Seen:
         return resp
 
 
+def shown_once(webhook_secret: str) -> frozenset[str]:
+    """What the response that creates a webhook secret may hold: the secret, both forms."""
+    return frozenset({webhook_secret, webhook_secret.removeprefix("whsec_")})
+
+
 def record_text(record: logging.LogRecord) -> str:
     """Everything a log handler could write: message, arguments, extra fields, traceback."""
     parts = [record.getMessage(), repr(record.args), repr(record.__dict__)]
@@ -110,12 +117,17 @@ def test_no_secret_leaks_into_logs_errors_tokens_or_lists(
     caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
     caplog.set_level(logging.DEBUG)  # last: it also sets the capturing handler's level
     db_url = database_url_for(request, backend, "s_" + secrets.token_hex(6))
-    settings = make_settings(tmp_path / "data", db_url, key_rate_limit_per_minute=3)
+    # MCP and webhook URLs on this loopback port pass the outbound rules (nothing listens)
+    allowed = f"127.0.0.1:{free_port()}"
+    settings = make_settings(
+        tmp_path / "data", db_url, key_rate_limit_per_minute=3, outbound_allow_hosts=[allowed]
+    )
     platform = make_platform(settings)
 
     prompt = "ZEBRA-PROMPT-" + secrets.token_hex(8)
     override = "OKAPI-OVERRIDE-" + secrets.token_hex(8)
-    mcp_values = ["MCPVAL-" + secrets.token_hex(12), "MCPVAL2-" + secrets.token_hex(12)]
+    mcp_values = [f"MCPVAL{i}-" + secrets.token_hex(12) for i in range(4)]
+    webhook_secrets: list[str] = []
     bogus_key = "sk_" + secrets.token_urlsafe(32)  # well-formed, never issued
     keys: list[str] = [bogus_key]
     seen = Seen()
@@ -164,6 +176,38 @@ def test_no_secret_leaks_into_logs_errors_tokens_or_lists(
         )
         seen.add(http.get(f"/api/agents/{agent['id']}", headers=key), agent_ok)
         seen.add(http.get("/api/agents", headers=key), agent_ok)
+
+        # MCP servers with static header values, created and changed: audited, never shown
+        servers = f"/api/agents/{agent['id']}/mcp-servers"
+        mcp = seen.add(
+            http.post(
+                servers,
+                json={
+                    "name": "crm",
+                    "url": f"http://{allowed}/mcp",
+                    "headers": {"Authorization": "Bearer " + mcp_values[2]},
+                },
+                headers=key,
+            )
+        )
+        assert mcp.status_code == 201, mcp.text
+        changed = {"headers": {"X-Token": mcp_values[3]}}
+        patched = http.patch(f"{servers}/{mcp.json()['id']}", json=changed, headers=csrf)
+        assert seen.add(patched).status_code == 200, patched.text
+        seen.add(http.get(servers, headers=key))
+
+        # a webhook endpoint: its secret only in the responses that create it
+        hook = http.post("/api/webhooks", json={"url": f"http://{allowed}/hook"}, headers=csrf)
+        assert hook.status_code == 201, hook.text
+        webhook_secrets.append(hook.json()["secret"])
+        seen.add(hook, shown_once(hook.json()["secret"]))
+        hook_path = f"/api/webhooks/{hook.json()['id']}"
+        rotated_hook = http.post(hook_path + "/rotate-secret", headers=csrf)
+        assert rotated_hook.status_code == 200, rotated_hook.text
+        webhook_secrets.append(rotated_hook.json()["secret"])
+        seen.add(rotated_hook, shown_once(rotated_hook.json()["secret"]))
+        seen.add(http.patch(hook_path, json={"description": "CRM"}, headers=csrf))
+        seen.add(http.get("/api/webhooks", headers=key))
 
         # sessions with overrides and MCP headers, from the new key, the old key and the dashboard
         body = {
@@ -268,6 +312,8 @@ def test_no_secret_leaks_into_logs_errors_tokens_or_lists(
         platform.secrets.worker_token,
         platform.secrets.encryption_key,
         *mcp_values,
+        *webhook_secrets,
+        *(s.removeprefix("whsec_") for s in webhook_secrets),
         prompt,
         override,
     ]

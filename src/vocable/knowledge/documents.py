@@ -13,6 +13,8 @@ from vocable.db.models import Agent, KnowledgeDocument, KnowledgeFile
 from vocable.ids import new_id
 from vocable.knowledge.index import KnowledgeIndex
 from vocable.knowledge.sniff import DocumentRejected, sniff
+from vocable.services import audit
+from vocable.services.audit import Actor
 from vocable.settings import Settings
 
 MAX_NAME_CHARS = 255
@@ -53,8 +55,11 @@ def add_document(
     data: bytes,
     settings: Settings,
     source_url: str | None = None,
+    actor: Actor | None = None,
 ) -> KnowledgeDocument:
-    """Check and store a document as ``pending``; ingestion picks it up in the background."""
+    """Check and store a document as ``pending``; ingestion picks it up in the background.
+
+    ``knowledge_document.created`` is written in the same commit."""
     if len(data) > settings.knowledge_max_file_bytes:
         raise ApiError(
             413,
@@ -85,6 +90,14 @@ def add_document(
     )
     db.add(doc)
     db.add(KnowledgeFile(document_id=doc.id, data=data))
+    audit.record(
+        db,
+        org_id=agent.org_id,
+        actor=actor,
+        action="knowledge_document.created",
+        target_id=doc.id,
+        details={"agent_id": agent.id, "source": "url" if source_url else "upload"},
+    )
     db.commit()
     return doc
 
@@ -120,13 +133,23 @@ def request_reindex(db: Session, doc: KnowledgeDocument) -> KnowledgeDocument:
     return doc
 
 
-def delete_document(db: Session, doc: KnowledgeDocument, *, index: KnowledgeIndex) -> None:
+def delete_document(
+    db: Session, doc: KnowledgeDocument, *, index: KnowledgeIndex, actor: Actor | None = None
+) -> None:
     """Delete the document, its file, and every chunk and vector of it.
 
     The row goes first (search stops seeing the document at once); if the process stops
     before the index is cleaned, the start-up sweep removes the orphaned chunks.
     """
     document_id = doc.id
+    audit.record(
+        db,
+        org_id=doc.org_id,
+        actor=actor,
+        action="knowledge_document.deleted",
+        target_id=document_id,
+        details={"agent_id": doc.agent_id},
+    )
     db.delete(doc)
     db.commit()
     index.remove(document_id)

@@ -12,6 +12,8 @@ from vocable.ids import new_id
 from vocable.mcp.schemas import HIDDEN, McpServerCreate, McpServerPublic, McpServerUpdate
 from vocable.outbound import OutboundPolicy, OutboundRefused, check_url
 from vocable.security.crypto import SecretBox
+from vocable.services import audit
+from vocable.services.audit import Actor
 
 
 def check_server_url(url: str, policy: OutboundPolicy) -> None:
@@ -64,7 +66,13 @@ def _seal(box: SecretBox, headers: dict[str, str]) -> tuple[str | None, list[str
 
 
 def create_server(
-    db: Session, box: SecretBox, *, agent: Agent, data: McpServerCreate, max_servers: int
+    db: Session,
+    box: SecretBox,
+    *,
+    agent: Agent,
+    data: McpServerCreate,
+    max_servers: int,
+    actor: Actor | None = None,
 ) -> McpServer:
     count = db.scalar(select(func.count()).where(McpServer.agent_id == agent.id)) or 0
     if count >= max_servers:
@@ -86,22 +94,70 @@ def create_server(
         allowed_tools=data.allowed_tools,
     )
     db.add(row)
+    audit.record(
+        db,
+        org_id=agent.org_id,
+        actor=actor,
+        action="mcp_server.created",
+        target_id=row.id,
+        details={"agent_id": agent.id},
+    )
     db.commit()
     return row
 
 
-def update_server(db: Session, box: SecretBox, row: McpServer, data: McpServerUpdate) -> McpServer:
+# stored forms of the headers: their change is audited as "headers" (names, never values)
+_HEADER_COLUMNS = frozenset({"headers_encrypted", "header_names", "updated_at"})
+
+
+def update_server(
+    db: Session,
+    box: SecretBox,
+    row: McpServer,
+    data: McpServerUpdate,
+    *,
+    actor: Actor | None = None,
+) -> McpServer:
+    """Apply a partial update; ``mcp_server.updated`` names the fields that changed."""
     given = data.model_fields_set
     for field in ("name", "url", "transport", "timeout_seconds", "active"):
         value = getattr(data, field)
         if field in given and value is not None:
             setattr(row, field, value)
+    headers_changed = False
     if "headers" in given:
-        row.headers_encrypted, row.header_names = _seal(box, data.headers or {})
+        new_headers = data.headers or {}
+        headers_changed = new_headers != stored_headers(box, row)
+        row.headers_encrypted, row.header_names = _seal(box, new_headers)
     if "allowed_tools" in given:
         row.allowed_tools = data.allowed_tools  # null: every tool the server lists
+    fields = audit.changed_fields(row, ignore=_HEADER_COLUMNS)
+    if headers_changed:
+        fields = sorted([*fields, "headers"])
+    if fields:
+        audit.record(
+            db,
+            org_id=row.org_id,
+            actor=actor,
+            action="mcp_server.updated",
+            target_id=row.id,
+            details={"agent_id": row.agent_id, "fields": fields},
+        )
     db.commit()
     return row
+
+
+def delete_server(db: Session, row: McpServer, *, actor: Actor | None = None) -> None:
+    audit.record(
+        db,
+        org_id=row.org_id,
+        actor=actor,
+        action="mcp_server.deleted",
+        target_id=row.id,
+        details={"agent_id": row.agent_id},
+    )
+    db.delete(row)
+    db.commit()
 
 
 def stored_headers(box: SecretBox, row: McpServer) -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""The audit log: who changed an organisation's keys, agents and sessions, and when.
+"""The audit log: who changed an organisation's keys, agents, sessions, voices, knowledge
+documents, MCP servers and webhook endpoints, and when.
 
 Events are added to the caller's database session and committed with the change they
 record, so a change is never logged without happening nor happens without being
-logged. They name what changed, never values: prompts, greetings and header values
-stay out of the log.
+logged. They name what changed, never values: prompts, greetings, header values, URLs
+and secrets stay out of the log.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from vocable.db.models import AuditEvent
+from vocable.db.models import AuditEvent, Voice
 
 ActorKind = Literal["user", "api_key", "system"]
 
@@ -28,6 +29,17 @@ ACTIONS = frozenset(
         "agent.updated",
         "agent.deleted",
         "session.revoked",
+        "voice.created",
+        "voice.deleted",
+        "knowledge_document.created",
+        "knowledge_document.deleted",
+        "mcp_server.created",
+        "mcp_server.updated",
+        "mcp_server.deleted",
+        "webhook.created",
+        "webhook.updated",
+        "webhook.deleted",
+        "webhook.secret_rotated",
     }
 )
 
@@ -88,6 +100,26 @@ def list_events(
     if action is not None:
         query = query.where(AuditEvent.action == action)
     return list(db.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+@event.listens_for(Session, "before_flush")
+def _record_new_voices(db: Session, *_: object) -> None:
+    # A voice is created by several paths (an agent's upload or URL, a session's
+    # reference_audio_url) inside vocable.voices, which commits on its own; recording it
+    # here writes the event in the same flush, whichever path added it. Its provenance
+    # names the actor; the client address is not known at this depth.
+    for voice in [obj for obj in db.new if isinstance(obj, Voice)]:
+        record(
+            db,
+            org_id=voice.org_id,
+            actor=Actor(
+                kind="api_key" if voice.created_by_kind == "api_key" else "user",
+                id=voice.created_by_id,
+            ),
+            action="voice.created",
+            target_id=voice.id,
+            details={"source": voice.source},
+        )
 
 
 @event.listens_for(AuditEvent, "before_update")

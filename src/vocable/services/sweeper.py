@@ -14,6 +14,9 @@ catches the rest, every ``session_sweep_seconds``:
   ``media_lost`` (two, so that a worker ending a call normally, which reports first and
   then closes the room, always gets to give its own reason).
 
+It also keeps the webhook delivery log bounded: once every ``purge_every``, delivered and
+failed deliveries older than the retention period are deleted (never pending ones).
+
 State lives in the database and every change goes through ``record_event``, which never
 reopens or changes an ended call, so any number of API processes may sweep at once.
 """
@@ -34,6 +37,7 @@ from vocable.db.models import VoiceSession
 from vocable.livekit.rooms import RoomAdminError
 from vocable.livekit.webhooks import MEDIA_LOST, WORKER_LOST
 from vocable.services.sessions import record_event
+from vocable.webhooks.retention import purge_finished_deliveries
 
 log = logging.getLogger("vocable.services.sweeper")
 
@@ -89,14 +93,22 @@ class SessionSweeper:
         interval_seconds: float,
         worker_silent_seconds: float = 10.0,
         started_grace_seconds: float = 5.0,
+        delivery_retention: timedelta | None = None,
+        purge_every: timedelta = timedelta(hours=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``delivery_retention``: how long finished webhook deliveries are kept (None:
+        for good); the purge runs on the first pass, then once every ``purge_every``
+        (the log grows by minutes, not seconds: no need to scan it every pass)."""
         self._sessions = sessions
         self._rooms = rooms
         self._interval = interval_seconds
         self._grace = timedelta(seconds=started_grace_seconds)
         self._silent = timedelta(seconds=worker_silent_seconds)
         self._clock = clock
+        self._retention = delivery_retention
+        self._purge_every = purge_every
+        self._next_purge = clock()
         # heartbeats sent while this process was not running were lost: judge silence
         # only once workers have had a full timeout to reach it
         self._judge_silence_from = clock() + self._silent
@@ -131,7 +143,20 @@ class SessionSweeper:
         self._close_next = silent
         closed = self._end_expired(now) + self._end_roomless(now)
         close_rooms(self._rooms, closed)
+        if now >= self._next_purge:
+            self._next_purge = now + self._purge_every
+            self.purge_deliveries(now)
         return closed + silent
+
+    def purge_deliveries(self, now: datetime) -> int:
+        """Delete finished webhook deliveries older than the retention; returns how many."""
+        if self._retention is None:
+            return 0
+        with self._sessions() as db:
+            deleted = purge_finished_deliveries(db, before=now - self._retention)
+        if deleted:
+            log.info("deleted %d webhook deliveries past their retention", deleted)
+        return deleted
 
     def _end_expired(self, now: datetime) -> list[ClosedSession]:
         with self._sessions() as db:

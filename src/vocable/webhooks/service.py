@@ -13,6 +13,8 @@ from vocable.db.models import WebhookDelivery, WebhookEndpoint
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy, OutboundRefused, Resolver, check_url, system_resolver
 from vocable.security.crypto import SecretBox
+from vocable.services import audit
+from vocable.services.audit import Actor
 from vocable.settings import Settings
 from vocable.webhooks.schemas import (
     WebhookDeliveryPublic,
@@ -89,6 +91,7 @@ def create_endpoint(
     data: WebhookEndpointCreate,
     created_by: str | None,
     max_endpoints: int,
+    actor: Actor | None = None,
 ) -> CreatedEndpoint:
     count = db.scalar(select(func.count()).where(WebhookEndpoint.org_id == org_id)) or 0
     if count >= max_endpoints:
@@ -112,11 +115,15 @@ def create_endpoint(
         updated_at=now,
     )
     db.add(row)
+    audit.record(db, org_id=org_id, actor=actor, action="webhook.created", target_id=row.id)
     db.commit()
     return CreatedEndpoint(row=row, secret=secret)
 
 
-def update_endpoint(db: Session, row: WebhookEndpoint, data: WebhookEndpointUpdate) -> None:
+def update_endpoint(
+    db: Session, row: WebhookEndpoint, data: WebhookEndpointUpdate, *, actor: Actor | None = None
+) -> None:
+    """Apply a partial update; ``webhook.updated`` names the fields that changed."""
     if data.url is not None:
         row.url = data.url
     if data.events is not None:
@@ -125,17 +132,35 @@ def update_endpoint(db: Session, row: WebhookEndpoint, data: WebhookEndpointUpda
         row.active = data.active
     if data.description is not None:
         row.description = data.description
+    fields = audit.changed_fields(row, ignore=frozenset({"updated_at"}))
+    if fields:
+        audit.record(
+            db,
+            org_id=row.org_id,
+            actor=actor,
+            action="webhook.updated",
+            target_id=row.id,
+            details={"fields": fields},
+        )
     db.commit()
 
 
-def delete_endpoint(db: Session, row: WebhookEndpoint) -> None:
+def delete_endpoint(db: Session, row: WebhookEndpoint, *, actor: Actor | None = None) -> None:
     """Remove the endpoint and its delivery log; queued deliveries to it are dropped."""
+    audit.record(db, org_id=row.org_id, actor=actor, action="webhook.deleted", target_id=row.id)
     db.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == row.id))
     db.delete(row)
     db.commit()
 
 
-def rotate_secret(db: Session, box: SecretBox, row: WebhookEndpoint, overlap_seconds: int) -> str:
+def rotate_secret(
+    db: Session,
+    box: SecretBox,
+    row: WebhookEndpoint,
+    overlap_seconds: int,
+    *,
+    actor: Actor | None = None,
+) -> str:
     """A new secret; the current one keeps signing (beside it) for ``overlap_seconds``."""
     secret = new_secret()
     now = datetime.now(UTC)
@@ -146,6 +171,14 @@ def rotate_secret(db: Session, box: SecretBox, row: WebhookEndpoint, overlap_sec
         row.previous_secret_encrypted = None
         row.previous_secret_expires_at = None
     row.secret_encrypted = _seal(box, secret)
+    audit.record(
+        db,
+        org_id=row.org_id,
+        actor=actor,
+        action="webhook.secret_rotated",
+        target_id=row.id,
+        details={"overlap_seconds": overlap_seconds},
+    )
     db.commit()
     return secret
 

@@ -20,8 +20,10 @@ class AuditEventPublic(BaseModel):
     id: int
     created_at: datetime
     action: str
-    """``key.created``, ``key.rotated``, ``key.updated``, ``key.revoked``, ``agent.created``,
-    ``agent.updated``, ``agent.deleted`` or ``session.revoked``."""
+    """``key.created|rotated|updated|revoked``, ``agent.created|updated|deleted``,
+    ``session.revoked``, ``voice.created|deleted``, ``knowledge_document.created|deleted``,
+    ``mcp_server.created|updated|deleted`` or
+    ``webhook.created|updated|deleted|secret_rotated``."""
     actor_kind: str
     """``user`` (dashboard), ``api_key`` or ``system`` (the CLI on the host)."""
     actor_id: str | None
@@ -38,7 +40,8 @@ def list_audit_events(
     limit: int = Query(default=50, ge=1, le=500),
     action: str | None = Query(default=None, max_length=64),
 ) -> list[AuditEventPublic]:
-    """Changes to the organisation's keys, agents and sessions, newest first."""
+    """Changes to the organisation's keys, agents, sessions, voices, knowledge documents,
+    MCP servers and webhook endpoints, newest first."""
     if action is not None and action not in audit.ACTIONS:
         raise ApiError(
             422,

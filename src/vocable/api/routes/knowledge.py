@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from vocable.api.deps import DbDep, PlatformDep, PrincipalDep, WorkerDep
+from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep, WorkerDep
 from vocable.api.errors import ApiError
 from vocable.db.models import Agent, KnowledgeDocument, VoiceSession
 from vocable.knowledge import documents
@@ -86,6 +86,7 @@ async def upload_document(
     principal: PrincipalDep,
     platform: PlatformDep,
     knowledge: KnowledgeDep,
+    actor: ActorDep,
 ) -> KnowledgeDocumentPublic:
     settings = platform.settings
     # refuse an oversized body before the multipart parser spools any of it
@@ -114,7 +115,9 @@ async def upload_document(
     def _store() -> KnowledgeDocument:
         with platform.sessions() as db:
             agent = _agent_or_404(db, principal, agent_id)
-            return documents.add_document(db, agent=agent, name=name, data=data, settings=settings)
+            return documents.add_document(
+                db, agent=agent, name=name, data=data, settings=settings, actor=actor
+            )
 
     doc = await run_in_threadpool(_store)
     knowledge.ingestor.notify()
@@ -135,6 +138,7 @@ def add_url(
     principal: PrincipalDep,
     platform: PlatformDep,
     knowledge: KnowledgeDep,
+    actor: ActorDep,
 ) -> KnowledgeDocumentPublic:
     agent = _agent_or_404(db, principal, agent_id)
     settings = platform.settings
@@ -156,6 +160,7 @@ def add_url(
         data=fetched.body,
         settings=settings,
         source_url=_without_query(body.url),
+        actor=actor,
     )
     knowledge.ingestor.notify()
     return KnowledgeDocumentPublic.model_validate(doc)
@@ -214,10 +219,16 @@ def get_document(
 
 @router.delete(_BASE + "/{document_id}", status_code=204, tags=["knowledge"])
 def delete_document(
-    agent_id: str, document_id: str, db: DbDep, principal: PrincipalDep, knowledge: KnowledgeDep
+    agent_id: str,
+    document_id: str,
+    db: DbDep,
+    principal: PrincipalDep,
+    knowledge: KnowledgeDep,
+    actor: ActorDep,
 ) -> None:
     agent = _agent_or_404(db, principal, agent_id)
-    documents.delete_document(db, _document_or_404(db, agent, document_id), index=knowledge.index)
+    doc = _document_or_404(db, agent, document_id)
+    documents.delete_document(db, doc, index=knowledge.index, actor=actor)
 
 
 @router.post(_BASE + "/{document_id}/reindex", status_code=202, tags=["knowledge"])

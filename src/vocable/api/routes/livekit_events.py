@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, Request
@@ -43,13 +43,16 @@ def room_admin(platform: Platform) -> RoomAdmin:
 
 @asynccontextmanager
 async def sweeper_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Starts the session sweeper with the API and stops it on shutdown."""
+    """Starts the session sweeper (and its webhook delivery purge) with the API and stops
+    it on shutdown."""
     platform: Platform = app.state.platform
+    retention_days = platform.settings.webhook_delivery_retention_days
     sweeper = SessionSweeper(
         sessions=platform.sessions,
         rooms=room_admin(platform),
         interval_seconds=platform.settings.session_sweep_seconds,
         worker_silent_seconds=platform.settings.worker_heartbeat_timeout_seconds,
+        delivery_retention=timedelta(days=retention_days) if retention_days else None,
     )
     sweeper.start()
     try:

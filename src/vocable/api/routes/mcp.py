@@ -10,7 +10,7 @@ import time
 
 from fastapi import APIRouter
 
-from vocable.api.deps import DbDep, PlatformDep, PrincipalDep
+from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep
 from vocable.api.errors import ApiError
 from vocable.api.routes.agents import _agent_or_404
 from vocable.mcp import service
@@ -40,6 +40,7 @@ def create_mcp_server(
     db: DbDep,
     principal: PrincipalDep,
     platform: PlatformDep,
+    actor: ActorDep,
 ) -> McpServerPublic:
     """Connect a server to the agent. The URL must pass the outbound rules (422 on ``url``).
 
@@ -53,6 +54,7 @@ def create_mcp_server(
         agent=agent,
         data=body,
         max_servers=platform.settings.mcp_max_servers_per_agent,
+        actor=actor,
     )
     return service.public(row)
 
@@ -73,19 +75,21 @@ def update_mcp_server(
     db: DbDep,
     principal: PrincipalDep,
     platform: PlatformDep,
+    actor: ActorDep,
 ) -> McpServerPublic:
     agent = _agent_or_404(db, principal, agent_id)
     row = service.get_server(db, agent, server_id)
     if body.url is not None:
         service.check_server_url(body.url, OutboundPolicy.from_settings(platform.settings))
-    return service.public(service.update_server(db, platform.box, row, body))
+    return service.public(service.update_server(db, platform.box, row, body, actor=actor))
 
 
 @router.delete("/{server_id}", status_code=204)
-def delete_mcp_server(agent_id: str, server_id: str, db: DbDep, principal: PrincipalDep) -> None:
+def delete_mcp_server(
+    agent_id: str, server_id: str, db: DbDep, principal: PrincipalDep, actor: ActorDep
+) -> None:
     agent = _agent_or_404(db, principal, agent_id)
-    db.delete(service.get_server(db, agent, server_id))
-    db.commit()
+    service.delete_server(db, service.get_server(db, agent, server_id), actor=actor)
 
 
 @router.post("/{server_id}/test", responses={422: {}, 502: {}})

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from vocable.api.deps import CurrentUser, DbDep, PlatformDep, PrincipalDep
+from vocable.api.deps import CurrentUser, DbDep, PlatformDep, PrincipalDep, UserActorDep
 from vocable.webhooks import service
 from vocable.webhooks.runtime import webhook_lifespan
 from vocable.webhooks.schemas import (
@@ -37,7 +37,11 @@ def list_webhooks(db: DbDep, principal: PrincipalDep) -> list[WebhookEndpointPub
 
 @router.post("", status_code=201, responses={409: {}, 422: {}})
 def create_webhook(
-    body: WebhookEndpointCreate, db: DbDep, user: CurrentUser, platform: PlatformDep
+    body: WebhookEndpointCreate,
+    db: DbDep,
+    user: CurrentUser,
+    platform: PlatformDep,
+    actor: UserActorDep,
 ) -> WebhookEndpointCreated:
     """Add an endpoint; the response holds its signing secret, shown only this once.
 
@@ -52,6 +56,7 @@ def create_webhook(
         data=body,
         created_by=user.id,
         max_endpoints=platform.settings.webhook_max_endpoints_per_org,
+        actor=actor,
     )
     public = WebhookEndpointPublic.model_validate(created.row)
     return WebhookEndpointCreated(**public.model_dump(), secret=created.secret)
@@ -70,28 +75,29 @@ def update_webhook(
     db: DbDep,
     user: CurrentUser,
     platform: PlatformDep,
+    actor: UserActorDep,
 ) -> WebhookEndpointPublic:
     row = service.get_endpoint(db, user.org_id, webhook_id)
     if body.url is not None:
         service.check_endpoint_url(body.url, platform.settings)
-    service.update_endpoint(db, row, body)
+    service.update_endpoint(db, row, body, actor=actor)
     return WebhookEndpointPublic.model_validate(row)
 
 
 @router.delete("/{webhook_id}", status_code=204)
-def delete_webhook(webhook_id: str, db: DbDep, user: CurrentUser) -> None:
-    service.delete_endpoint(db, service.get_endpoint(db, user.org_id, webhook_id))
+def delete_webhook(webhook_id: str, db: DbDep, user: CurrentUser, actor: UserActorDep) -> None:
+    service.delete_endpoint(db, service.get_endpoint(db, user.org_id, webhook_id), actor=actor)
 
 
 @router.post("/{webhook_id}/rotate-secret")
 def rotate_webhook_secret(
-    webhook_id: str, db: DbDep, user: CurrentUser, platform: PlatformDep
+    webhook_id: str, db: DbDep, user: CurrentUser, platform: PlatformDep, actor: UserActorDep
 ) -> WebhookSecretRotated:
     """A new signing secret, shown once. The old one keeps signing deliveries beside it
     for ``VOCABLE_WEBHOOK_SECRET_OVERLAP_SECONDS`` (24 h by default)."""
     row = service.get_endpoint(db, user.org_id, webhook_id)
     overlap = platform.settings.webhook_secret_overlap_seconds
-    secret = service.rotate_secret(db, platform.box, row, overlap)
+    secret = service.rotate_secret(db, platform.box, row, overlap, actor=actor)
     return WebhookSecretRotated(
         id=row.id, secret=secret, previous_secret_expires_at=row.previous_secret_expires_at
     )
@@ -109,7 +115,9 @@ def list_webhook_deliveries(
     return [service.delivery_public(r) for r in service.list_deliveries(db, endpoint, limit)]
 
 
-@router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202)
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202, responses={409: {}}
+)
 def redeliver_webhook(
     webhook_id: str, delivery_id: str, db: DbDep, principal: PrincipalDep
 ) -> WebhookDeliveryPublic:

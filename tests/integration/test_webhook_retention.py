@@ -1,0 +1,194 @@
+"""Retention of the webhook delivery log on both databases: the session sweeper deletes
+delivered and failed deliveries past ``webhook_delivery_retention_days``, never pending or
+in-flight ones, at most once per purge interval; the API runs it with its sweeper."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from tests.conftest import Tenant, database_url_for, make_tenant
+from tests.support.servers import ApiServer, make_platform, make_settings, running_api
+
+from vocable.db.models import WebhookDelivery, WebhookEvent
+from vocable.ids import new_id
+from vocable.platform import Platform
+from vocable.services.sweeper import SessionSweeper
+from vocable.settings import Settings
+from vocable.webhooks import service
+from vocable.webhooks.schemas import WebhookEndpointCreate
+
+DAY = timedelta(days=1)
+
+
+class NoRooms:
+    """LiveKit with no rooms: the sweeper's session checks find nothing to do."""
+
+    def list_rooms(self) -> set[str]:
+        return set()
+
+    def delete_room(self, room: str) -> bool:
+        return False
+
+    def remove_all_but(self, room: str, identity: str) -> list[str]:
+        return []
+
+
+class Log:
+    """An endpoint of ``tenant`` with one event, to hang deliveries of any age on."""
+
+    def __init__(self, platform: Platform, tenant: Tenant) -> None:
+        self.platform = platform
+        with platform.sessions() as db:
+            created = service.create_endpoint(
+                db,
+                platform.box,
+                org_id=tenant.org_id,
+                # a port nobody listens on; no delivery here is ever due
+                data=WebhookEndpointCreate(url="http://127.0.0.1:9/hook"),
+                created_by=None,
+                max_endpoints=10,
+            )
+            self.org_id, self.endpoint_id = tenant.org_id, created.row.id
+            self.event_id = new_id("whe")
+            db.add(
+                WebhookEvent(
+                    id=self.event_id, org_id=self.org_id, type="session.ended", payload="{}"
+                )
+            )
+            db.commit()
+
+    def add(self, status: str, age: timedelta, count: int = 1) -> str:
+        """Deliveries that reached ``status`` ``age`` ago (pending ones due tomorrow);
+        returns the id of the last one."""
+        now = datetime.now(UTC)
+        at = now - age
+        rows = [self._row(status, at, now) for _ in range(count)]
+        with self.platform.sessions() as db:
+            db.add_all(rows)
+            db.commit()
+        return rows[-1].id
+
+    def _row(self, status: str, at: datetime, now: datetime) -> WebhookDelivery:
+        return WebhookDelivery(
+            id=new_id("whd"),
+            org_id=self.org_id,
+            endpoint_id=self.endpoint_id,
+            event_id=self.event_id,
+            event_type="session.ended",
+            status=status,
+            attempts=1,
+            next_attempt_at=now + DAY,
+            lease_expires_at=now + DAY if status == "delivering" else None,
+            created_at=at,
+            updated_at=at,
+            delivered_at=at if status == "delivered" else None,
+        )
+
+    def remaining(self) -> set[str]:
+        with self.platform.sessions() as db:
+            query = select(WebhookDelivery.id).where(
+                WebhookDelivery.endpoint_id == self.endpoint_id
+            )
+            return set(db.scalars(query))
+
+
+def sweeper(platform: Platform, retention: timedelta | None) -> SessionSweeper:
+    return SessionSweeper(
+        sessions=platform.sessions,
+        rooms=NoRooms(),
+        interval_seconds=60,
+        delivery_retention=retention,
+    )
+
+
+def test_finished_deliveries_past_the_retention_are_deleted_pending_ones_never(
+    api: ApiServer, tenant: Tenant
+) -> None:
+    log = Log(api.platform, tenant)
+    old_delivered = log.add("delivered", 10 * DAY)
+    old_failed = log.add("failed", 8 * DAY)
+    kept = {
+        log.add("delivered", 5 * DAY),
+        log.add("failed", 6 * DAY),
+        log.add("pending", 60 * DAY),
+        log.add("delivering", 60 * DAY),
+    }
+    other_org = Log(api.platform, make_tenant(api.platform))
+    other_old = other_org.add("delivered", 9 * DAY)
+
+    sweeper(api.platform, retention=7 * DAY).sweep()
+
+    assert log.remaining() == kept
+    assert old_delivered not in log.remaining() and old_failed not in log.remaining()
+    assert other_old not in other_org.remaining()  # retention is the platform's, not per org
+
+
+def test_the_purge_runs_on_the_first_pass_then_once_per_interval(
+    api: ApiServer, tenant: Tenant
+) -> None:
+    log = Log(api.platform, tenant)
+    first = log.add("delivered", 10 * DAY)
+    sweeper_ = sweeper(api.platform, retention=7 * DAY)
+    now = datetime.now(UTC)
+    sweeper_.sweep(now)
+    assert first not in log.remaining()
+
+    second = log.add("failed", 10 * DAY)
+    sweeper_.sweep(now + timedelta(minutes=5))  # the next sweeps leave the log alone
+    assert second in log.remaining()
+    sweeper_.sweep(now + timedelta(minutes=61))  # an hour later: purged again
+    assert second not in log.remaining()
+
+
+def test_without_a_retention_nothing_is_deleted(api: ApiServer, tenant: Tenant) -> None:
+    log = Log(api.platform, tenant)
+    ancient = log.add("delivered", 3000 * DAY)
+    sweeper_ = sweeper(api.platform, retention=None)
+    sweeper_.sweep()
+    assert sweeper_.purge_deliveries(datetime.now(UTC)) == 0
+    assert ancient in log.remaining()
+
+
+def test_many_old_deliveries_are_deleted_in_batches(api: ApiServer, tenant: Tenant) -> None:
+    log = Log(api.platform, tenant)
+    log.add("delivered", 10 * DAY, count=1203)
+    fresh = log.add("delivered", DAY)
+    assert sweeper(api.platform, retention=7 * DAY).purge_deliveries(datetime.now(UTC)) >= 1203
+    assert log.remaining() == {fresh}
+
+
+def test_retention_defaults_to_30_days() -> None:
+    assert Settings.model_fields["webhook_delivery_retention_days"].default == 30
+
+
+def test_the_api_purges_the_delivery_log_with_its_sweeper(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path / "data",
+        database_url_for(request, backend, "r_" + secrets.token_hex(6)),
+        webhook_delivery_retention_days=2,
+        session_sweep_seconds=0.2,
+    )
+    platform = make_platform(settings)
+    tenant = make_tenant(platform)
+    log = Log(platform, tenant)
+    old = log.add("delivered", 3 * DAY)
+    recent = log.add("failed", DAY)
+    waiting = log.add("pending", 3 * DAY)
+    with running_api(platform) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+        deadline = time.monotonic() + 20
+        while old in log.remaining() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        listed = c.get(
+            f"/api/webhooks/{log.endpoint_id}/deliveries", headers={"x-api-key": tenant.api_key}
+        )
+    assert listed.status_code == 200, listed.text
+    assert {d["id"] for d in listed.json()} == {recent, waiting}
+    assert log.remaining() == {recent, waiting}
