@@ -25,6 +25,9 @@ def limited_api(
         db_url,
         key_rate_limit_per_minute=3,
         max_concurrent_sessions_per_org=5,
+        # 20 parallel requests must all reach the limit checks: admission control (the
+        # process's in-flight cap, test_admission.py) is not what these tests are about
+        api_max_inflight_sessions=100,
     )
     with running_api(make_platform(settings)) as server:
         yield server

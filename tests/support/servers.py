@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from tests.support.net import free_ports
 from vocable.api.app import create_app
@@ -29,14 +30,16 @@ from vocable.settings import Settings
 class ApiServer:
     url: str
     platform: Platform
+    app: FastAPI
 
 
 @contextmanager
 def running_api(platform: Platform) -> Iterator[ApiServer]:
     """Serve the app with uvicorn on a free port in a background thread."""
     port = platform.settings.api_port
+    app = create_app(platform)
     config = uvicorn.Config(
-        create_app(platform),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -57,7 +60,7 @@ def running_api(platform: Platform) -> Iterator[ApiServer]:
     else:
         raise RuntimeError("API did not start")
     try:
-        yield ApiServer(url=url, platform=platform)
+        yield ApiServer(url=url, platform=platform, app=app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -116,6 +119,17 @@ def settings_env(settings: Settings) -> dict[str, str]:
     )
     if settings.database_url:
         env["VOCABLE_DATABASE_URL"] = settings.database_url
+    for name in (  # cloning engines the worker may speak through
+        "default_voice_model",
+        "clone_server_url",
+        "clone_server_api_key",
+        "elevenlabs_api_key",
+        "elevenlabs_base_url",
+    ):
+        value = getattr(settings, name)
+        if value is not None:
+            secret = getattr(value, "get_secret_value", None)
+            env[f"VOCABLE_{name.upper()}"] = secret() if secret else str(value)
     return env
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from vocable import __version__
+from vocable.api.admission import Admission
 from vocable.api.errors import install_error_handlers
+from vocable.api.openapi import error_responses, install_openapi
 from vocable.api.routes import agents, auth, internal, keys, knowledge, meta, sessions, voices
 from vocable.api.routes import audit as audit_routes
 from vocable.api.routes import livekit_events as livekit_event_routes
@@ -21,23 +23,32 @@ def create_app(platform: Platform) -> FastAPI:
         description="Self-hostable real-time voice agents.",
     )
     app.state.platform = platform
+    app.state.admission = Admission.from_settings(platform.settings)
     install_error_handlers(app)
+    install_openapi(app)
+    # What every operation of a router can answer besides success (the OpenAPI document
+    # shows it; routes add their own, and 404 comes with a path parameter): a credential
+    # refused (401), a key's allow-lists or a dashboard write's CSRF check (403), invalid
+    # input (422), the database or the process overloaded (503).
+    signed_in = error_responses(401, 403, 422, 503)
+    read_only = error_responses(401, 422, 503)
+    own = error_responses()  # declared per route, or not in the document
     # the session route is registered before /api/agents/{agent_id}
-    for router in (
-        sessions.router,
-        mcp_routes.router,
-        auth.router,
-        keys.router,
-        audit_routes.router,
-        agents.router,
-        agents.records,
-        internal.router,
-        knowledge.router,
-        voices.router,
-        webhook_routes.router,
-        livekit_event_routes.router,
-        meta.router,
+    for router, errors in (
+        (sessions.router, signed_in),
+        (mcp_routes.router, signed_in),
+        (auth.router, own),
+        (keys.router, signed_in),
+        (audit_routes.router, read_only),
+        (agents.router, signed_in),
+        (agents.records, signed_in),
+        (internal.router, own),
+        (knowledge.router, signed_in),
+        (voices.router, signed_in),
+        (webhook_routes.router, signed_in),
+        (livekit_event_routes.router, own),
+        (meta.router, own),
     ):
-        app.include_router(router)
+        app.include_router(router, responses=errors)
     meta.mount_dashboard(app, platform.settings.dashboard_dir)
     return app

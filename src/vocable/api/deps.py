@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from vocable.api.admission import Admission
 from vocable.api.errors import ApiError
 from vocable.db.models import ApiKey, LoginSession, User
 from vocable.platform import Platform
@@ -62,6 +63,29 @@ def _close(db: Session) -> None:
 
 
 DbDep = Annotated[Session, Depends(get_db)]
+
+
+def _admission(request: Request) -> Admission:
+    admission: Admission = request.app.state.admission
+    return admission
+
+
+async def hold_session_slot(request: Request) -> AsyncIterator[None]:
+    """One of the process's session-creation slots for the endpoint's run, else 503."""
+    async with _admission(request).sessions.slot():
+        yield
+
+
+async def hold_login_slot(request: Request) -> AsyncIterator[None]:
+    """One of the process's sign-in slots for the endpoint's run, else 503."""
+    async with _admission(request).logins.slot():
+        yield
+
+
+# Declared first in a route's parameters, so a refusal comes before any database work;
+# "function" scope frees the slot when the route returns, not after the body is sent.
+SessionSlot = Annotated[None, Depends(hold_session_slot, scope="function")]
+LoginSlot = Annotated[None, Depends(hold_login_slot, scope="function")]
 
 
 @dataclass

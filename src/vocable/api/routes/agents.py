@@ -9,7 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from vocable.api.deps import ActorDep, CurrentUser, DbDep, PlatformDep, Principal, PrincipalDep
+from vocable.api.deps import (
+    ActorDep,
+    CurrentUser,
+    DbDep,
+    PlatformDep,
+    Principal,
+    PrincipalDep,
+    SessionSlot,
+)
 from vocable.api.errors import ApiError
 from vocable.api.routes.sessions import session_envelope
 from vocable.api.routes.voices import added_by, audio_response
@@ -257,8 +265,13 @@ def list_call_records(
     return [CallRecordPublic.model_validate(r) for r in rows]
 
 
-@router.post("/{agent_id}/test-session", status_code=200)
+@router.post(
+    "/{agent_id}/test-session",
+    status_code=200,
+    responses={422: {}, 429: {}, 503: {}},
+)
 def create_test_session(
+    _slot: SessionSlot,
     agent_id: str,
     db: DbDep,
     platform: PlatformDep,

@@ -8,8 +8,16 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import delete, select
 
-from vocable.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, DbDep, PlatformDep
+from vocable.api.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CurrentUser,
+    DbDep,
+    LoginSlot,
+    PlatformDep,
+)
 from vocable.api.errors import ApiError
+from vocable.api.openapi import error_responses
 from vocable.api.schemas import LoginRequest, LoginResponse, UserPublic
 from vocable.db.models import LoginSession, Organization, User
 from vocable.ids import new_id
@@ -31,9 +39,14 @@ def _public(db: DbDep, user: User) -> UserPublic:
     )
 
 
-@router.post("/login")
+@router.post("/login", responses=error_responses(401, 422, 503))
 def login(
-    body: LoginRequest, request: Request, response: Response, db: DbDep, platform: PlatformDep
+    _slot: LoginSlot,
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    db: DbDep,
+    platform: PlatformDep,
 ) -> LoginResponse:
     user = db.scalar(select(User).where(User.email == body.email.lower()))
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
@@ -64,7 +77,7 @@ def login(
     return LoginResponse(user=_public(db, user), csrf_token=csrf)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=error_responses(401, 403, 503))
 def logout(request: Request, response: Response, db: DbDep, user: CurrentUser) -> None:
     cookie = request.cookies.get(SESSION_COOKIE, "")
     db.execute(delete(LoginSession).where(LoginSession.token_hash == hash_secret(cookie)))
@@ -73,6 +86,6 @@ def logout(request: Request, response: Response, db: DbDep, user: CurrentUser) -
     response.delete_cookie(CSRF_COOKIE)
 
 
-@router.get("/me")
+@router.get("/me", responses=error_responses(401, 503))
 def me(db: DbDep, user: CurrentUser) -> UserPublic:
     return _public(db, user)

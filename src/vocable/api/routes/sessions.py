@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep
+from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep, SessionSlot
 from vocable.api.schemas import SessionCredentials, SessionEnvelope, SessionRequest
 from vocable.platform import Platform
 from vocable.services.sessions import CreatedSession, create_session
@@ -13,7 +13,7 @@ router = APIRouter(tags=["sessions"])
 
 
 def _create(
-    req: SessionRequest, key: ApiKeyDep, db: DbDep, platform: PlatformDep
+    _slot: SessionSlot, req: SessionRequest, key: ApiKeyDep, db: DbDep, platform: PlatformDep
 ) -> SessionEnvelope:
     created = create_session(db, platform, org_id=key.org_id, key=key, req=req)
     return session_envelope(created, platform)
@@ -40,7 +40,7 @@ _doc = dict(
         "Called from your backend with `x-api-key`. Returns a short-lived LiveKit token and "
         "URL for one browser to join one new room, where the agent is dispatched."
     ),
-    responses={401: {}, 404: {}, 422: {}, 429: {}},
+    responses={401: {}, 404: {}, 422: {}, 429: {}, 503: {}},
 )
 router.add_api_route("/api/agents/agent-session/", _create, methods=["POST"], **_doc)  # type: ignore[arg-type]
 router.add_api_route(
