@@ -6,10 +6,16 @@ pointing at a real human recording (ALSA's test voice, a woman's) on a loopback 
 server that the platform's outbound rules allow explicitly. The greeting recorded in
 the second call must be closer to the reference (speaker-encoder similarity, acoustic
 distance and median pitch) and still understood by our STT.
+
+The same worker is configured with a cloning server (a local stand-in speaking the
+Chatterbox TTS API's wire format, answering with a tone): a session choosing it is
+spoken by that server, and when it breaks the caller still hears the agent, in the
+embedded voice, and is told so on ``voice.events``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +28,13 @@ import numpy as np
 import pytest
 from tests.conftest import Tenant, make_tenant
 from tests.support.caller import SAMPLE_RATE, Caller
+from tests.support.clone_engines import (
+    TONE_HZ,
+    EngineState,
+    RunningEngine,
+    chatterbox_app,
+    running_engine,
+)
 from tests.support.servers import ApiServer, make_settings, running_platform
 from tests.support.speech_samples import ensure_encoder_weights, reference_samples
 
@@ -70,27 +83,43 @@ class Stack:
     tenant: Tenant
     clip: ClipServer
     reference: Floats  # 24 kHz
+    cloner: RunningEngine
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     reference = reference_samples(REFERENCE)
     clip = ClipServer(to_wav(reference))
-    settings = make_settings(
-        tmp_path_factory.mktemp("data"),
-        worker_prewarm_llm=TEST_LLM,
-        outbound_allow_hosts=[f"127.0.0.1:{clip.port}"],  # the worker gets it too
-    )
+    state = EngineState()
     try:
-        with running_platform(settings) as api:
-            tenant = make_tenant(api.platform, greeting=GREETING, llm_engine=TEST_LLM)
-            yield Stack(api=api, tenant=tenant, clip=clip, reference=reference)
+        with running_engine(chatterbox_app(state), state) as cloner:
+            settings = make_settings(
+                tmp_path_factory.mktemp("data"),
+                worker_prewarm_llm=TEST_LLM,
+                outbound_allow_hosts=[f"127.0.0.1:{clip.port}"],  # the worker gets it too
+                clone_server_url=cloner.url,
+            )
+            with running_platform(settings) as api:
+                tenant = make_tenant(api.platform, greeting=GREETING, llm_engine=TEST_LLM)
+                yield Stack(api, tenant, clip, reference, cloner)
     finally:
         clip.stop()
 
 
+@dataclass
+class Greeting:
+    audio: Floats  # 16 kHz
+    events: list[dict[str, Any]]
+    """What came on ``voice.events`` during the call."""
+    session_id: str
+
+
 async def greeting_audio(stack: Stack, **overrides: object) -> Floats:
     """Join a new session and record the agent's greeting (16 kHz floats)."""
+    return (await greet(stack, **overrides)).audio
+
+
+async def greet(stack: Stack, **overrides: object) -> Greeting:
     async with httpx.AsyncClient(base_url=stack.api.url, timeout=60) as http:
         resp = await http.post(
             "/api/agents/agent-session/",
@@ -108,7 +137,32 @@ async def greeting_audio(stack: Stack, **overrides: object) -> Floats:
         audio = caller.audio_between(joined)
     finally:
         await caller.leave()
-    return (audio.astype(np.float32) / 32768.0).astype(np.float32)
+    events = [m.data for m in caller.messages if m.topic == "voice.events"]
+    floats = (audio.astype(np.float32) / 32768.0).astype(np.float32)
+    return Greeting(floats, events, data["session_id"])
+
+
+def tone_share(audio: Floats, rate: int = SAMPLE_RATE) -> float:
+    """Share of the audio's spectral energy within 10 Hz of the stand-in engine's tone:
+    near 1 for what that engine says, near 0 for speech."""
+    loud = audio[np.abs(audio) > 0.01]
+    power = np.abs(np.fft.rfft(loud * np.hanning(len(loud)))) ** 2
+    freqs = np.fft.rfftfreq(len(loud), 1 / rate)
+    return float(power[np.abs(freqs - TONE_HZ) < 10].sum() / power.sum())
+
+
+async def call_record(stack: Stack, session_id: str) -> dict[str, Any]:
+    """The call record once the worker has closed it."""
+    async with httpx.AsyncClient(base_url=stack.api.url, timeout=30) as http:
+        for _ in range(150):
+            resp = await http.get(
+                f"/api/sessions/{session_id}", headers={"x-api-key": stack.tenant.api_key}
+            )
+            record: dict[str, Any] = resp.json()
+            if record.get("status") == "ended":
+                return record
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the call was not closed: {record}")
 
 
 async def test_reference_voice_moves_the_agent_toward_it(stack: Stack) -> None:
@@ -135,3 +189,33 @@ async def test_reference_voice_moves_the_agent_toward_it(stack: Stack) -> None:
     segments, _ = whisper.transcribe(matched, language="en", beam_size=5, temperature=[0.0])
     heard = " ".join(s.text for s in segments).lower()
     assert "welcome" in heard and "bakery" in heard, heard
+
+
+async def test_a_cloning_engine_speaks_the_call_in_the_cloned_voice(stack: Stack) -> None:
+    state = stack.cloner.state
+    greeting = await greet(stack, reference_audio_url=stack.clip.url, voice_model="clone-server")
+    # the server registered the session's stored clip once, then spoke the greeting
+    registered = state.calls("POST", "/v1/voices")
+    assert len(registered) == 1
+    assert " ".join(state.spoken()) == GREETING  # sentence by sentence, as it streams
+    # and the caller heard the server's audio (its tone), not the embedded voice
+    assert tone_share(greeting.audio) > 0.5
+    assert greeting.events and not [e for e in greeting.events if e["type"] == "voice_fallback"]
+
+
+async def test_a_broken_cloning_engine_falls_back_audibly_and_tells_the_browser(
+    stack: Stack,
+) -> None:
+    stack.cloner.state.fail_speech = 503
+    try:
+        greeting = await greet(
+            stack, reference_audio_url=stack.clip.url, voice_model="clone-server"
+        )
+    finally:
+        stack.cloner.state.fail_speech = None
+    assert tone_share(greeting.audio) < 0.2  # speech: the embedded voice
+    assert {"type": "voice_fallback", "voice_model": "clone-server", "reason": "unavailable"} in (
+        greeting.events
+    )
+    record = await call_record(stack, greeting.session_id)
+    assert record["usage"]["voice"]["fallback"] == "unavailable"

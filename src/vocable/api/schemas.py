@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -101,6 +102,12 @@ _EngineName = StringConstraints(max_length=80)
 SttEngine = Annotated[str, _EngineName, _engine_validator("stt")]
 LlmEngine = Annotated[str, _EngineName, _engine_validator("llm")]
 TtsEngine = Annotated[str, _EngineName, _engine_validator("tts")]
+VoiceModel = Annotated[str, _EngineName, _engine_validator("voice")]
+"""How the reference voice is applied: embedded matching or a cloning engine."""
+VoiceModelChoice = Annotated[
+    VoiceModel | None, BeforeValidator(lambda v: None if v == "default" else v)
+]
+"""A ``VoiceModel``, or ``null``/``"default"``: the agent's, else the deployment's default."""
 MaxCallSeconds = Annotated[int, Field(ge=30, le=7200)]
 VoiceId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
 
@@ -120,7 +127,8 @@ class SessionRequest(BaseModel):
     system_prompt: Prompt | None = None
     greeting: Greeting | None = None
     reference_audio_url: HttpUrlStr | None = None
-    voice_model: Annotated[str, StringConstraints(max_length=100), NoNul] | None = None
+    voice_model: VoiceModelChoice = None
+    """This call's voice engine instead of the agent's (see ``GET /api/engines``)."""
     mcp_headers: McpHeaders | None = None
     metadata: Metadata | None = None
     origin_url: HttpUrlStr | None = None
@@ -221,6 +229,8 @@ class AgentCreate(AgentBase):
     stt_engine: SttEngine = catalog.DEFAULTS["stt"]
     llm_engine: LlmEngine = catalog.DEFAULTS["llm"]
     tts_engine: TtsEngine = catalog.DEFAULTS["tts"]
+    voice_model: VoiceModelChoice = None
+    """``None``: the deployment's default (``VOCABLE_DEFAULT_VOICE_MODEL``)."""
     max_call_seconds: MaxCallSeconds = 900
     active: bool = True
 
@@ -242,6 +252,8 @@ class AgentUpdate(AgentBase):
     stt_engine: SttEngine | None = None
     llm_engine: LlmEngine | None = None
     tts_engine: TtsEngine | None = None
+    voice_model: VoiceModelChoice = None
+    """``null`` returns the agent to the deployment's default voice engine."""
     max_call_seconds: MaxCallSeconds | None = None
     active: bool | None = None
 
@@ -259,6 +271,7 @@ class AgentPublic(BaseModel):
     stt_engine: str
     llm_engine: str
     tts_engine: str
+    voice_model: str | None
     max_call_seconds: int
     active: bool
     created_at: datetime
@@ -346,6 +359,8 @@ class WorkerSessionConfig(BaseModel):
     voice_model: str | None
     reference_audio_sha256: str | None = None
     """Hash of the session's normalised reference clip, when it has one."""
+    voice_id: str | None = None
+    """The stored voice of that clip (cloning engines' voices are cached per voice)."""
     reference_audio_path: str | None = None
     """Where the worker GETs that clip (16-bit mono WAV) with its own credential, relative
     to the API URL: ``/internal/voices/<sha256>``."""
@@ -357,6 +372,18 @@ class WorkerSessionConfig(BaseModel):
     metadata: dict[str, Any]
     text_only: bool = False
     mcp_servers: list[WorkerMcpServer] = Field(default_factory=list)
+
+
+class WorkerVoiceClone(BaseModel):
+    """A cloning engine's voice id made from a session's reference voice (worker only)."""
+
+    engine: VoiceModel
+    target: Annotated[str, StringConstraints(min_length=1, max_length=2048), NoNul]
+    provider_voice_id: Annotated[str, StringConstraints(min_length=1, max_length=255), NoNul]
+
+
+class WorkerKnownVoices(BaseModel):
+    sha256: Annotated[list[str], Field(max_length=10_000)]
 
 
 class WorkerEvent(BaseModel):

@@ -173,6 +173,10 @@ def agents_create(
     system_prompt: Annotated[str | None, typer.Option()] = None,
     greeting: Annotated[str | None, typer.Option()] = None,
     language: Annotated[str, typer.Option()] = "en",
+    voice_model: Annotated[
+        str | None,
+        typer.Option(help="embedded, clone-server or elevenlabs; default: the deployment's"),
+    ] = None,
     org: OrgOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -182,6 +186,8 @@ def agents_create(
         fields["system_prompt"] = system_prompt
     if greeting is not None:
         fields["greeting"] = greeting
+    if voice_model is not None:
+        fields["voice_model"] = voice_model
     try:
         data = AgentCreate.model_validate(fields)
     except ValueError as exc:
@@ -196,6 +202,7 @@ def agents_create(
             "id": agent.id,
             "name": agent.name,
             "language": agent.language,
+            "voice_model": agent.voice_model,
             "org_id": agent.org_id,
         }
     _emit(as_json, payload, agent.id)

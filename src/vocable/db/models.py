@@ -124,6 +124,8 @@ class Agent(Base):
     stt_engine: Mapped[str] = mapped_column(String(80))
     llm_engine: Mapped[str] = mapped_column(String(80))
     tts_engine: Mapped[str] = mapped_column(String(80))
+    voice_model: Mapped[str | None] = mapped_column(String(80), default=None)
+    """How the reference voice is applied; ``None``: the deployment's default."""
     max_call_seconds: Mapped[int] = mapped_column(Integer, default=900)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -251,6 +253,26 @@ class Voice(Base):
     created_by_kind: Mapped[str] = mapped_column(String(16))
     """``user`` (a dashboard user) or ``api_key``."""
     created_by_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoiceClone(Base):
+    """A cloning engine's voice made from one stored voice: its id at the engine, so the
+    clip is uploaded once per (voice, engine, endpoint), not once per call. Deleted, at
+    the engine too, when the voice is deleted."""
+
+    __tablename__ = "voice_clones"
+    __table_args__ = (
+        Index("ux_voice_clones_voice_engine", "voice_id", "engine", "target", unique=True),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    voice_id: Mapped[str] = mapped_column(ForeignKey("voices.id", ondelete="CASCADE"))
+    engine: Mapped[str] = mapped_column(String(40))
+    """A ``voice`` engine name of the catalogue, e.g. ``elevenlabs``."""
+    target: Mapped[str] = mapped_column(String(2048))
+    """The engine's base URL: a clone made at one endpoint means nothing at another."""
+    provider_voice_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-EngineKind = Literal["stt", "llm", "tts"]
+EngineKind = Literal["stt", "llm", "tts", "voice"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,25 @@ ENGINES: tuple[Engine, ...] = (
     Engine("tts", "piper-en-us-joe", "Piper en_US joe-medium (packaged)", True),
     Engine("tts", "espeak-ng", "espeak-ng, 100+ languages", True),
     Engine("tts", "openai-compatible", "Any OpenAI-compatible speech endpoint", False),
+    # how the reference voice is applied (an agent's ``voice_model``)
+    Engine("voice", "embedded", "Voice matching on the agent's embedded TTS (packaged)", True),
+    Engine(
+        "voice",
+        "clone-server",
+        "A self-hosted zero-shot cloning server (OpenAI-compatible speech + voice library)",
+        False,
+    ),
+    Engine("voice", "elevenlabs", "ElevenLabs instant voice cloning", False),
 )
 
-DEFAULTS: dict[EngineKind, str] = {"stt": "auto", "llm": "qwen2.5-1.5b", "tts": "auto"}
+ENGINE_KINDS: tuple[EngineKind, ...] = ("stt", "llm", "tts", "voice")
+
+DEFAULTS: dict[EngineKind, str] = {
+    "stt": "auto",
+    "llm": "qwen2.5-1.5b",
+    "tts": "auto",
+    "voice": "embedded",
+}
 
 
 def names(kind: EngineKind) -> list[str]:

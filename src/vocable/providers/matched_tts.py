@@ -163,6 +163,12 @@ _base_samples: dict[str, BaseSample] = {}
 _memory: dict[tuple[str, str], MatchingParams] = {}
 
 
+def forget_voice(sha256: str) -> None:
+    """Drop the in-memory enrolments of a deleted voice."""
+    for key in [k for k in _memory if k[0] == sha256]:
+        del _memory[key]
+
+
 async def base_sample(base: tts.TTS[Any]) -> BaseSample:
     """``BASE_SAMPLE_TEXT`` spoken by ``base``; once per engine per process."""
     key = engine_key(base.provider, base.model)

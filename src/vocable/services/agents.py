@@ -54,6 +54,10 @@ def list_agents(db: Session, *, org_id: str) -> list[Agent]:
     )
 
 
+_NULLABLE = frozenset({"reference_audio_url", "voice_model"})
+"""Fields where ``null`` in an update means "clear it", not "unchanged"."""
+
+
 def update_agent(
     db: Session, agent: Agent, data: AgentUpdate, *, actor: Actor | None = None
 ) -> Agent:
@@ -64,7 +68,7 @@ def update_agent(
         changes.get("stt_engine") or agent.stt_engine, changes.get("language") or agent.language
     )
     for field, value in changes.items():
-        if value is None and field != "reference_audio_url":
+        if value is None and field not in _NULLABLE:
             continue  # null means "unchanged" for fields that cannot be empty
         setattr(agent, field, value)
     fields = audit.changed_fields(agent, ignore=_NOT_AUDITED)

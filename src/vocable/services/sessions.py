@@ -47,7 +47,7 @@ def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) ->
         "reference_audio_url": req.reference_audio_url or agent.reference_audio_url,
         "reference_audio_sha256": voice.sha256 if voice else agent.reference_audio_sha256,
         "voice_id": voice.id if voice else agent.voice_id,
-        "voice_model": req.voice_model,
+        "voice_model": req.voice_model or agent.voice_model,
         "stt_engine": agent.stt_engine,
         "llm_engine": agent.llm_engine,
         "tts_engine": agent.tts_engine,

@@ -18,6 +18,7 @@ from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy
 from vocable.settings import Settings
 from vocable.voices.cache import UrlVoiceCache
+from vocable.voices.clones import clones_of, delete_engine_copies_later
 from vocable.voices.errors import VoiceRefused
 from vocable.voices.intake import Clip, IntakeLimits, fetch_clip, provenance_url
 from vocable.voices.store import VoiceStore
@@ -179,12 +180,17 @@ def link_voice(agent: Agent, voice: Voice | None) -> None:
     agent.reference_audio_sha256 = voice.sha256 if voice is not None else None
 
 
-def delete_voice(db: Session, store: VoiceStore, voice: Voice) -> list[str]:
+def delete_voice(
+    db: Session, store: VoiceStore, voice: Voice, *, settings: Settings | None = None
+) -> list[str]:
     """Delete ``voice``: agents using it are unlinked (they fall back to the default
     voice), and its audio and enrolments are removed unless another record, in any
-    organisation, holds the same content. Commits; returns the unlinked agent ids."""
+    organisation, holds the same content. Voices cloning engines made from it are
+    forgotten and, with ``settings``, deleted at the engines in the background.
+    Commits; returns the unlinked agent ids."""
     with _files_lock:
         sha256 = voice.sha256
+        copies = clones_of(db, voice.id)
         agents = list(db.scalars(select(Agent).where(Agent.voice_id == voice.id)))
         for agent in agents:
             link_voice(agent, None)
@@ -195,6 +201,8 @@ def delete_voice(db: Session, store: VoiceStore, voice: Voice) -> list[str]:
         remaining = db.scalar(select(func.count()).select_from(Voice).where(Voice.sha256 == sha256))
         if not remaining:
             store.remove(sha256)
+    if settings is not None:
+        delete_engine_copies_later(copies, settings)
     return [agent.id for agent in agents]
 
 

@@ -136,6 +136,10 @@ class ChatBridge:
             self._publish(protocol.TOPIC_EVENTS, protocol.event("agent_state", state=ev.new_state))
         )
 
+    def publish_event(self, payload: bytes) -> None:
+        """Send one ``voice.events`` frame to the browser (in the background)."""
+        self._spawn(self._publish(protocol.TOPIC_EVENTS, payload))
+
     # --- plumbing ---------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:

@@ -17,12 +17,12 @@ from livekit.agents.voice.events import CloseEvent
 
 from vocable.api.schemas import WorkerSessionConfig
 from vocable.providers.llama_llm import LlamaLLM
-from vocable.providers.matched_tts import session_tts
 from vocable.providers.registry import EngineFactory, Engines
 from vocable.worker.bridge import ChatBridge
 from vocable.worker.channel import WorkerChannel
 from vocable.worker.knowledge import knowledge_agent
 from vocable.worker.tools import call_tools
+from vocable.worker.voice import call_voice
 
 log = logging.getLogger("vocable.worker.call")
 
@@ -158,14 +158,8 @@ async def run_call(
 
     # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
     engines = await asyncio.to_thread(factory.build, config)
-    voice = await session_tts(
-        engines.tts,
-        sha256=config.reference_audio_sha256,
-        clip_path=config.reference_audio_path,
-        http=channel.http,
-        cache_root=factory.settings.cache_dir / "voices",
-    )
-    engines = dataclasses.replace(engines, tts=voice)
+    voice = await call_voice(config, base=engines.tts, channel=channel, settings=factory.settings)
+    engines = dataclasses.replace(engines, tts=voice.tts)
     session = build_session(engines)
     bridge = ChatBridge(
         room=ctx.room,
@@ -190,6 +184,7 @@ async def run_call(
         return CallOutcome(reason="caller_left")
     joins = max(joins, 1)  # the caller may have been in the room before the agent came
     await channel.report_event(session_id, "started")
+    voice.attach(bridge.publish_event)  # a voice that fell back says so, now the caller is here
     alive = asyncio.create_task(channel.keep_alive(session_id))  # cancelled when it ends
 
     def _on_close(ev: CloseEvent) -> None:
@@ -233,5 +228,6 @@ async def run_call(
     usage = usage_summary(session, bridge)
     usage["knowledge"] = agent.usage()
     usage["tools"] = tools.usage()
+    usage["voice"] = voice.usage()
     await tools.aclose()
     return CallOutcome(reason=reason, usage=usage)

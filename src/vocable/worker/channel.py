@@ -93,6 +93,34 @@ class WorkerChannel:
         )
         resp.raise_for_status()
 
+    async def voice_clone(self, session_id: str, engine: str, target: str) -> str | None:
+        """The cached engine voice id of this session's reference voice, if one was made."""
+        resp = await self._client.get(
+            f"/internal/sessions/{session_id}/voice-clone",
+            params={"engine": engine, "target": target},
+        )
+        if resp.status_code == 404:
+            return None
+        resp.raise_for_status()
+        value = resp.json().get("provider_voice_id")
+        return value if isinstance(value, str) else None
+
+    async def save_voice_clone(
+        self, session_id: str, engine: str, target: str, provider_voice_id: str
+    ) -> None:
+        """Remember the engine voice id made from this session's reference voice."""
+        resp = await self._client.put(
+            f"/internal/sessions/{session_id}/voice-clone",
+            json={"engine": engine, "target": target, "provider_voice_id": provider_voice_id},
+        )
+        resp.raise_for_status()
+
+    async def known_voices(self, sha256s: list[str]) -> set[str]:
+        """Which of these clip hashes the API still holds a voice for."""
+        resp = await self._client.post("/internal/voices/known", json={"sha256": sha256s})
+        resp.raise_for_status()
+        return set(resp.json().get("known", []))
+
     async def keep_alive(self, session_id: str, interval: float = HEARTBEAT_SECONDS) -> None:
         """Tell the API every ``interval`` seconds that this call's worker is alive, until
         cancelled or the call record is closed. A missed beat is not retried: the next

@@ -19,6 +19,7 @@ from vocable.providers.registry import EngineFactory
 from vocable.settings import Settings
 from vocable.worker.call import CallOutcome, run_call
 from vocable.worker.channel import SessionClosedError, WorkerChannel
+from vocable.worker.enrolments import prune_if_due
 
 log = logging.getLogger("vocable.worker")
 
@@ -83,6 +84,7 @@ async def entrypoint(ctx: JobContext) -> None:
                     "duration_seconds": round(time.monotonic() - started, 3),
                 }
                 await channel.report_ended(session_id, reason=outcome.reason, usage=usage)
+                await prune_if_due(channel, runtime.settings.cache_dir / "voices")
             finally:
                 await channel.aclose()
                 # free the room at once so the caller sees the call end

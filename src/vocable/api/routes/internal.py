@@ -10,13 +10,21 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
+from sqlalchemy import select
 
 from vocable.api.deps import DbDep, PlatformDep, WorkerDep
 from vocable.api.errors import ApiError
-from vocable.api.schemas import WorkerEvent, WorkerSessionConfig, WorkerTurn
-from vocable.db.models import VoiceSession
+from vocable.api.schemas import (
+    WorkerEvent,
+    WorkerKnownVoices,
+    WorkerSessionConfig,
+    WorkerTurn,
+    WorkerVoiceClone,
+)
+from vocable.db.models import Voice, VoiceSession
 from vocable.mcp.service import worker_servers
 from vocable.services.sessions import add_turn, record_event
+from vocable.voices.clones import cached_clone, save_clone
 from vocable.voices.service import any_voice_with_sha, voice_store
 from vocable.voices.store import is_sha256
 
@@ -56,6 +64,7 @@ def session_config(
         reference_audio_url=cfg.get("reference_audio_url"),
         voice_model=cfg.get("voice_model"),
         reference_audio_sha256=sha256,
+        voice_id=cfg.get("voice_id"),
         reference_audio_path=f"/internal/voices/{sha256}" if sha256 else None,
         stt_engine=cfg["stt_engine"],
         llm_engine=cfg["llm_engine"],
@@ -66,6 +75,35 @@ def session_config(
         text_only=bool(cfg.get("text_only", False)),
         mcp_servers=worker_servers(db, platform.box, row.agent_id),
     )
+
+
+@router.get("/sessions/{session_id}/voice-clone")
+def session_voice_clone(
+    session_id: str, engine: str, target: str, db: DbDep, _: WorkerDep
+) -> dict[str, str]:
+    """The engine voice id cached for this session's reference voice at ``target``."""
+    row = _session(db, session_id)
+    clone = cached_clone(db, voice_id=row.config.get("voice_id"), engine=engine, target=target)
+    if clone is None:
+        raise ApiError(404, "voice_clone_not_found", "No cloned voice cached for this voice")
+    return {"provider_voice_id": clone.provider_voice_id}
+
+
+@router.put("/sessions/{session_id}/voice-clone")
+def put_session_voice_clone(
+    session_id: str, body: WorkerVoiceClone, db: DbDep, _: WorkerDep
+) -> dict[str, str]:
+    row = _session(db, session_id)
+    clone = save_clone(
+        db,
+        voice_id=row.config.get("voice_id"),
+        engine=body.engine,
+        target=body.target,
+        provider_voice_id=body.provider_voice_id,
+    )
+    if clone is None:
+        raise ApiError(409, "voice_gone", "The session's reference voice is no longer stored")
+    return {"provider_voice_id": clone.provider_voice_id}
 
 
 @router.post("/sessions/{session_id}/events")
@@ -81,6 +119,17 @@ def session_turn(session_id: str, body: WorkerTurn, db: DbDep, _: WorkerDep) -> 
     row = _session(db, session_id)
     turn = add_turn(db, row, seq=body.seq, role=body.role, text=body.text, metrics=body.metrics)
     return {"seq": turn.seq}
+
+
+@router.post("/voices/known")
+def known_voices(body: WorkerKnownVoices, db: DbDep, _: WorkerDep) -> dict[str, list[str]]:
+    """Which of these clip hashes some voice record still holds (the worker drops the
+    enrolments of the others: a deleted voice leaves nothing derived from it behind)."""
+    wanted = {s for s in body.sha256 if is_sha256(s)}
+    if not wanted:
+        return {"known": []}
+    held = db.scalars(select(Voice.sha256).where(Voice.sha256.in_(wanted)))
+    return {"known": sorted(set(held))}
 
 
 @router.get("/voices/{sha256}")

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from vocable.api.deps import DbDep
 from vocable.api.errors import ApiError
+from vocable.api.openapi import error_responses
 from vocable.providers import catalog
 
 router = APIRouter(tags=["meta"])
@@ -28,7 +29,7 @@ _NOT_BUILT = """<!doctype html>
 _API_PREFIXES = ("api/", "internal/", "docs", "redoc", "openapi.json", "healthz", "assets/")
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=error_responses(503))
 def health(db: DbDep) -> dict[str, str]:
     db.execute(text("SELECT 1"))
     return {"status": "ok"}
@@ -42,7 +43,7 @@ def engines() -> dict[str, list[dict[str, object]]]:
             for e in catalog.ENGINES
             if e.kind == kind
         ]
-        for kind in ("stt", "llm", "tts")
+        for kind in catalog.ENGINE_KINDS
     }
 
 

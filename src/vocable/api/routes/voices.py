@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from vocable.api.deps import DbDep, PlatformDep, Principal, PrincipalDep
+from vocable.api.deps import ActorDep, DbDep, PlatformDep, Principal, PrincipalDep
 from vocable.api.errors import ApiError
 from vocable.api.schemas import VoicePublic
 from vocable.db.models import Voice
+from vocable.services import audit
 from vocable.voices.service import AddedBy, delete_voice, get_org_voice, list_voices, voice_store
 from vocable.voices.store import VoiceStore
 
@@ -73,7 +74,9 @@ def get_voice_audio(
     responses={404: {}},
 )
 def delete_org_voice(
-    voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep
+    voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep, actor: ActorDep
 ) -> None:
     voice = _voice_or_404(db, principal, voice_id)
-    delete_voice(db, voice_store(platform.settings), voice)
+    # pending in this transaction: delete_voice commits it with the deletion
+    audit.record(db, org_id=voice.org_id, actor=actor, action="voice.deleted", target_id=voice.id)
+    delete_voice(db, voice_store(platform.settings), voice, settings=platform.settings)
