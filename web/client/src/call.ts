@@ -19,6 +19,7 @@ import {
   parseEvent,
   parseReply,
   type AgentState,
+  type VoiceFallbackReason,
 } from "./protocol.js";
 import {
   fetchSession,
@@ -49,6 +50,36 @@ export interface AgentAudio {
   element: HTMLMediaElement;
 }
 
+/** Payload of the `voiceFallback` event. */
+export interface VoiceFallback {
+  /** The cloning engine that could not be used (`elevenlabs`, `clone-server`, ...). */
+  voiceModel: string;
+  /** Why it could not be used. */
+  reason: VoiceFallbackReason;
+}
+
+/** Payload of the `voiceRestored` event. */
+export interface VoiceRestored {
+  /** The cloning engine the agent speaks with again. */
+  voiceModel: string;
+}
+
+/**
+ * Which voice the agent speaks in, as it last reported ({@link VoiceCall.voice}).
+ * Agents that use no cloning engine never report anything: `{fallback: false}` throughout.
+ */
+export interface VoiceStatus {
+  /** `true` while the agent speaks in its standard (embedded) voice because its cloning engine could not be used. */
+  readonly fallback: boolean;
+  /** The cloning engine named by the last voice event, if any. */
+  readonly voiceModel?: string;
+  /** Why the agent fell back, while `fallback` is `true`. */
+  readonly reason?: VoiceFallbackReason;
+}
+
+/** {@link VoiceCall.voice} before the agent reports anything. */
+const NO_FALLBACK: VoiceStatus = Object.freeze({ fallback: false });
+
 /** Events of a {@link VoiceCall}, by name and payload. */
 export interface CallEvents {
   /** A chat message to render. */
@@ -57,6 +88,14 @@ export interface CallEvents {
   agentState: AgentState;
   /** An interim transcript of the caller's speech, replaced by the next one. */
   interim: string;
+  /**
+   * The agent's cloning engine could not be used: it now speaks in its standard (embedded)
+   * voice. The call goes on; showing a short notice is optional. Emitted again if the
+   * agent reports another reason.
+   */
+  voiceFallback: VoiceFallback;
+  /** The cloned voice is back after a `voiceFallback`. */
+  voiceRestored: VoiceRestored;
   /** The call's connection state changed. */
   connectionState: ConnectionState;
   /** The agent's audio started playing (an {@link AgentAudio}) or ended (`null`). */
@@ -148,6 +187,7 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
   private micTrack: MediaStreamTrack | undefined;
   /** The LiveKit track behind {@link VoiceCall.microphoneTrack}, kept to stop it even after the room forgot it. */
   private micLocalTrack: LocalTrack | undefined;
+  private voiceStatus: VoiceStatus = NO_FALLBACK;
   private ending = false;
 
   constructor(options: CallOptions) {
@@ -178,6 +218,15 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
   /** The caller's microphone as a `MediaStreamTrack` while it is published (muted or not). */
   get microphoneTrack(): MediaStreamTrack | undefined {
     return this.micTrack;
+  }
+
+  /**
+   * Which voice the agent speaks in: `{fallback: true, voiceModel, reason}` after a
+   * `voiceFallback` event, `{fallback: false, ...}` otherwise. A new object on each
+   * change, so it can be compared by identity.
+   */
+  get voice(): VoiceStatus {
+    return this.voiceStatus;
   }
 
   /** Whether the microphone is published and not muted. */
@@ -453,8 +502,24 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
 
   private handleEvent(payload: Uint8Array): void {
     const frame = parseEvent(payload);
-    if (frame?.kind === "agent_state") this.emit("agentState", frame.state);
-    else if (frame?.kind === "interim") this.emit("interim", frame.text);
+    switch (frame?.kind) {
+      case "agent_state":
+        this.emit("agentState", frame.state);
+        break;
+      case "interim":
+        this.emit("interim", frame.text);
+        break;
+      case "voice_fallback":
+        this.voiceStatus = Object.freeze({ fallback: true, voiceModel: frame.voiceModel, reason: frame.reason });
+        this.emit("voiceFallback", { voiceModel: frame.voiceModel, reason: frame.reason });
+        break;
+      case "voice_restored":
+        // Only news after a fallback: the cloned voice was never gone otherwise.
+        if (!this.voiceStatus.fallback) break;
+        this.voiceStatus = Object.freeze({ fallback: false, voiceModel: frame.voiceModel });
+        this.emit("voiceRestored", { voiceModel: frame.voiceModel });
+        break;
+    }
   }
 
   private readonly onTrackSubscribed = (track: RemoteTrack): void => {

@@ -15,10 +15,19 @@ export {
   type CallWithSession,
   type CallWithSessionUrl,
   type ConnectionState,
+  type VoiceFallback,
+  type VoiceRestored,
+  type VoiceStatus,
 } from "./call.js";
 export { TypedEmitter, type Listener } from "./emitter.js";
 export { VocableError, type VocableErrorCode, type VocableErrorOptions } from "./errors.js";
-export { TOPIC_EVENTS, TOPIC_REPLY, TOPIC_USER_TEXT, type AgentState } from "./protocol.js";
+export {
+  TOPIC_EVENTS,
+  TOPIC_REPLY,
+  TOPIC_USER_TEXT,
+  type AgentState,
+  type VoiceFallbackReason,
+} from "./protocol.js";
 export {
   fetchSession,
   readSession,

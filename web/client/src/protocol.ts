@@ -7,7 +7,7 @@
 export const TOPIC_USER_TEXT = "voice.user_text";
 /** Topic of chat messages from the agent: echoes, speech transcripts and agent turns. */
 export const TOPIC_REPLY = "voice.reply";
-/** Topic of non-chat agent events: agent state, interim transcripts. */
+/** Topic of non-chat agent events: agent state, interim transcripts, voice fallback. */
 export const TOPIC_EVENTS = "voice.events";
 
 /** Agent state, for UI indicators; unknown states pass through as strings. */
@@ -21,8 +21,22 @@ export interface ReplyFrame {
   text: string;
 }
 
+/**
+ * Why the agent could not use its cloning engine and speaks in its standard (embedded)
+ * voice instead; unknown reasons pass through as strings.
+ *
+ * - `not_configured`: the deployment has no settings for that engine.
+ * - `unavailable`: the engine could not be reached.
+ * - `clone_failed`: the engine refused or failed to clone the reference voice.
+ */
+export type VoiceFallbackReason = "not_configured" | "unavailable" | "clone_failed" | (string & {});
+
 /** A frame read from `voice.events`. */
-export type EventFrame = { kind: "agent_state"; state: AgentState } | { kind: "interim"; text: string };
+export type EventFrame =
+  | { kind: "agent_state"; state: AgentState }
+  | { kind: "interim"; text: string }
+  | { kind: "voice_fallback"; voiceModel: string; reason: VoiceFallbackReason }
+  | { kind: "voice_restored"; voiceModel: string };
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -52,7 +66,10 @@ export function parseReply(payload: Uint8Array): ReplyFrame | undefined {
   return { kind: data["type"] === "user_text" ? "user_text" : "agent", text };
 }
 
-/** Reads a `voice.events` frame; `undefined` for garbage or unknown types. */
+/**
+ * Reads a `voice.events` frame; `undefined` for garbage, unknown types, and voice frames
+ * without a `voice_model` (or, for `voice_fallback`, a `reason`).
+ */
 export function parseEvent(payload: Uint8Array): EventFrame | undefined {
   const data = parseObject(payload);
   if (!data) return undefined;
@@ -62,6 +79,13 @@ export function parseEvent(payload: Uint8Array): EventFrame | undefined {
   if (data["type"] === "interim" && typeof data["text"] === "string") {
     return { kind: "interim", text: data["text"] };
   }
+  const voiceModel = stringField(data, "voice_model");
+  if (!voiceModel) return undefined;
+  if (data["type"] === "voice_fallback") {
+    const reason = stringField(data, "reason");
+    return reason ? { kind: "voice_fallback", voiceModel, reason } : undefined;
+  }
+  if (data["type"] === "voice_restored") return { kind: "voice_restored", voiceModel };
   return undefined;
 }
 

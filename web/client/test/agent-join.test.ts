@@ -1,16 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createCall, type CallMessage, type VocableError } from "../src/index.js";
-import { FakeRoom } from "./fake-room.js";
+import type { VocableError } from "../src/index.js";
+import type { FakeRoom } from "./fake-room.js";
+import { connectedCall, type TestCallOptions } from "./helpers.js";
 
-const session = { token: "tok", livekit_url: "wss://lk.example" };
-
-async function callWithoutAgent(options: { agentJoinTimeoutMs?: number } = {}) {
-  const room = new FakeRoom({ agentPresent: false });
-  const call = createCall({ session, roomFactory: () => room.asRoom(), audioContainer: null, ...options });
-  const messages: CallMessage[] = [];
-  call.on("message", (m) => messages.push(m));
-  await call.connect();
-  return { room, call, messages };
+/** A connected call in a room the agent has not joined yet. */
+function callWithoutAgent(options: TestCallOptions = {}) {
+  return connectedCall(options, { agentPresent: false });
 }
 
 function sentTexts(room: FakeRoom): string[] {

@@ -1,29 +1,8 @@
 import { DisconnectReason, RoomEvent } from "livekit-client";
 import { describe, expect, it } from "vitest";
-import {
-  createCall,
-  VocableError,
-  type AgentAudio,
-  type CallMessage,
-  type ConnectionState,
-
-} from "../src/index.js";
+import { createCall, VocableError, type AgentAudio } from "../src/index.js";
 import { FakeRemoteAudioTrack, FakeRoom } from "./fake-room.js";
-
-const session = { token: "tok", livekit_url: "wss://lk.example" };
-
-async function connectedCall(options: { microphone?: boolean } = {}) {
-  const room = new FakeRoom();
-  const call = createCall({ session, roomFactory: () => room.asRoom(), audioContainer: null, ...options });
-  const messages: CallMessage[] = [];
-  const errors: VocableError[] = [];
-  const states: ConnectionState[] = [];
-  call.on("message", (m) => messages.push(m));
-  call.on("error", (e) => errors.push(e));
-  call.on("connectionState", (s) => states.push(s));
-  await call.connect();
-  return { room, call, messages, errors, states };
-}
+import { connectedCall, session } from "./helpers.js";
 
 function decode(data: Uint8Array): string {
   return new TextDecoder().decode(data);

@@ -1,20 +1,6 @@
 import { DisconnectReason, RoomEvent } from "livekit-client";
 import { describe, expect, it } from "vitest";
-import { createCall, type ConnectionState, type VocableError } from "../src/index.js";
-import { FakeRoom } from "./fake-room.js";
-
-const session = { token: "tok", livekit_url: "wss://lk.example" };
-
-async function connectedCall() {
-  const room = new FakeRoom();
-  const call = createCall({ session, roomFactory: () => room.asRoom(), audioContainer: null });
-  const states: ConnectionState[] = [];
-  const errors: VocableError[] = [];
-  call.on("connectionState", (s) => states.push(s));
-  call.on("error", (e) => errors.push(e));
-  await call.connect();
-  return { room, call, states, errors };
-}
+import { connectedCall } from "./helpers.js";
 
 describe("a dropped network", () => {
   it("goes reconnecting then connected on a signal-only resume too", async () => {

@@ -2,8 +2,7 @@ import { RoomEvent } from "livekit-client";
 import { describe, expect, it } from "vitest";
 import { createCall } from "../src/index.js";
 import { FakeRemoteAudioTrack, FakeRoom } from "./fake-room.js";
-
-const session = { token: "tok", livekit_url: "wss://lk.example" };
+import { session } from "./helpers.js";
 
 function newCall(options: { microphone?: boolean } = {}) {
   const room = new FakeRoom();

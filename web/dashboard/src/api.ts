@@ -47,6 +47,8 @@ export interface Agent {
   stt_engine: string;
   llm_engine: string;
   tts_engine: string;
+  /** How the reference voice is applied (a `voice` engine name); `null`: the deployment's default. */
+  voice_model: string | null;
   max_call_seconds: number;
   active: boolean;
   created_at: string;
@@ -63,6 +65,8 @@ export interface AgentCreate {
   stt_engine?: string;
   llm_engine?: string;
   tts_engine?: string;
+  /** `null` (or left out): the deployment's default voice engine. */
+  voice_model?: string | null;
   max_call_seconds?: number;
   active?: boolean;
 }
@@ -73,7 +77,8 @@ export type AgentUpdate = Partial<AgentCreate> & {
   voice_id?: string | null;
 };
 
-export type EngineKind = "stt" | "llm" | "tts";
+/** Engine lists of `GET /api/engines`: speech-to-text, language model, text-to-speech, and voice (cloning). */
+export type EngineKind = "stt" | "llm" | "tts" | "voice";
 
 export interface Engine {
   name: string;

@@ -105,7 +105,7 @@ describe("agent page", () => {
     fireEvent.click(screen.getByRole("button", { name: "Create agent" }));
     await screen.findByTestId("agent-id");
     expect(window.location.pathname).toBe("/agents/agt_123");
-    expect(api.find("POST", "/api/agents")[0]?.body).toMatchObject({ name: "Sales", language: "en", stt_engine: "auto" });
+    expect(api.find("POST", "/api/agents")[0]?.body).toMatchObject({ name: "Sales", language: "en", stt_engine: "auto", voice_model: null });
   });
 
   it("gives the call panel a session from the dashboard's test-session endpoint", async () => {
@@ -220,5 +220,90 @@ describe("agent page", () => {
     const message = await screen.findByText("The URL did not return audio");
     expect(input.getAttribute("aria-invalid")).toBe("true");
     expect(input.getAttribute("aria-describedby")?.split(" ")).toContain(message.id);
+  });
+});
+
+describe("voice engine setting", () => {
+  const voiceEngine = () => screen.getByLabelText("Voice engine") as HTMLSelectElement;
+  const optionTexts = (select: HTMLSelectElement) => Array.from(select.options).map((o) => o.textContent);
+
+  it("offers the deployment default and the engines of /api/engines voice", async () => {
+    signedInApi();
+    await openAgent();
+    const select = voiceEngine();
+    expect(select.tagName).toBe("SELECT");
+    expect(select.value).toBe("");
+    expect(optionTexts(select)).toEqual(["Deployment default", "embedded", "clone-server (hosted)", "elevenlabs (hosted)"]);
+    const hint = document.getElementById(select.getAttribute("aria-describedby") ?? "");
+    expect(hint?.textContent).toContain("default");
+    fireEvent.change(select, { target: { value: "elevenlabs" } });
+    expect(document.getElementById(select.getAttribute("aria-describedby") ?? "")?.textContent).toContain(
+      "If it cannot be used, calls go on in the agent's standard voice",
+    );
+    expect(screen.getByText("Unsaved changes")).toBeTruthy();
+  });
+
+  it("saves a chosen engine with PATCH, and the deployment default as null", async () => {
+    const api = signedInApi({ "PATCH /api/agents/agt_123": (req) => agentFixture(req.body as Record<string, unknown>) });
+    await openAgent();
+    fireEvent.change(voiceEngine(), { target: { value: "elevenlabs" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await screen.findByText("Saved.");
+    expect(voiceEngine().value).toBe("elevenlabs");
+
+    fireEvent.change(voiceEngine(), { target: { value: "" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await waitFor(() => expect(api.find("PATCH", "/api/agents/agt_123")).toHaveLength(2));
+    const bodies = api.find("PATCH", "/api/agents/agt_123").map((r) => r.body);
+    expect(bodies).toEqual([{ voice_model: "elevenlabs" }, { voice_model: null }]);
+  });
+
+  it("shows the saved engine, even one this deployment no longer lists", async () => {
+    signedInApi({ "GET /api/agents/agt_123": agentFixture({ voice_model: "retired-engine" }) });
+    await openAgent();
+    expect(voiceEngine().value).toBe("retired-engine");
+    expect(optionTexts(voiceEngine())).toContain("retired-engine");
+    expect(screen.queryByText("Unsaved changes")).toBeNull();
+  });
+
+  it("shows a 422 naming voice_model next to the select", async () => {
+    signedInApi({
+      "PATCH /api/agents/agt_123": {
+        status: 422,
+        body: envelopeError("invalid_request", "Invalid request: check voice_model", [
+          { field: "voice_model", message: "unknown voice engine; choose one of GET /api/engines" },
+        ]),
+      },
+    });
+    await openAgent();
+    fireEvent.change(voiceEngine(), { target: { value: "clone-server" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const message = await screen.findByText(/unknown voice engine/);
+    const select = voiceEngine();
+    expect(select.getAttribute("aria-invalid")).toBe("true");
+    expect(select.getAttribute("aria-describedby")?.split(" ")).toContain(message.id);
+    expect(screen.queryByRole("alert")).toBeNull();
+    // choosing again clears the message
+    fireEvent.change(select, { target: { value: "elevenlabs" } });
+    expect(select.getAttribute("aria-invalid")).toBeNull();
+  });
+
+  it("offers only the default when the API lists no voice engines", async () => {
+    const { voice: _voice, ...withoutVoice } = ENGINES;
+    signedInApi({ "GET /api/engines": withoutVoice });
+    await openAgent();
+    expect(optionTexts(voiceEngine())).toEqual(["Deployment default"]);
+  });
+
+  it("creates an agent with the chosen engine, or null for the default", async () => {
+    const api = signedInApi({ "POST /api/agents": { status: 201, body: agentFixture({ name: "Sales" }) } });
+    window.history.replaceState(null, "", "/agents/new");
+    render(<App />);
+    fireEvent.change(await screen.findByLabelText("Name"), { target: { value: "Sales" } });
+    expect(voiceEngine().value).toBe("");
+    fireEvent.change(voiceEngine(), { target: { value: "clone-server" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create agent" }));
+    await screen.findByTestId("agent-id");
+    expect(api.find("POST", "/api/agents")[0]?.body).toMatchObject({ name: "Sales", voice_model: "clone-server" });
   });
 });

@@ -68,6 +68,11 @@ export const ENGINES = {
   ],
   llm: [{ name: "qwen2.5-1.5b", description: "Qwen on llama.cpp", offline: true }],
   tts: [{ name: "auto", description: "Piper or espeak-ng", offline: true }],
+  voice: [
+    { name: "embedded", description: "Voice matching on the agent's embedded TTS", offline: true },
+    { name: "clone-server", description: "A self-hosted zero-shot cloning server", offline: false },
+    { name: "elevenlabs", description: "ElevenLabs instant voice cloning", offline: false },
+  ],
 };
 
 export function agentFixture(overrides: Record<string, unknown> = {}) {
@@ -83,6 +88,7 @@ export function agentFixture(overrides: Record<string, unknown> = {}) {
     stt_engine: "auto",
     llm_engine: "qwen2.5-1.5b",
     tts_engine: "auto",
+    voice_model: null,
     max_call_seconds: 900,
     active: true,
     created_at: "2025-01-01T10:00:00Z",

@@ -40,6 +40,20 @@ describe("agent changes", () => {
     expect(changedFields(agent, values)).toEqual({ greeting: "Hi there", max_call_seconds: 600 });
     expect(changedFields(agent, valuesFromAgent(agent))).toEqual({});
   });
+
+  it("maps the voice engine's deployment default to null and back", () => {
+    const agent = agentFixture() as Agent;
+    expect(valuesFromAgent(agent).voice_model).toBe("");
+    expect(changedFields(agent, { ...valuesFromAgent(agent), voice_model: "elevenlabs" })).toEqual({ voice_model: "elevenlabs" });
+    const cloned = agentFixture({ voice_model: "elevenlabs" }) as Agent;
+    expect(changedFields(cloned, { ...valuesFromAgent(cloned), voice_model: "" })).toEqual({ voice_model: null });
+  });
+
+  it("sees no change when an API without voice_model is saved untouched", () => {
+    const { voice_model: _voiceModel, ...older } = agentFixture();
+    const agent = older as unknown as Agent;
+    expect(changedFields(agent, valuesFromAgent(agent))).toEqual({});
+  });
 });
 
 describe("call display", () => {

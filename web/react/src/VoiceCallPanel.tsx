@@ -98,6 +98,13 @@ export function VoiceCallPanel(props: VoiceCallPanelProps) {
         </div>
       </div>
 
+      {call.voice.fallback ? (
+        // Only while it applies, so outside a fallback the connection status stays the one role="status".
+        <p className="vocable-call__notice" role="status" data-voice-model={call.voice.voiceModel}>
+          {labels.voiceFallback}
+        </p>
+      ) : null}
+
       {call.error ? (
         <p className="vocable-call__error" role="alert">
           {call.error.message}

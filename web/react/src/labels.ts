@@ -29,6 +29,8 @@ export interface VoiceCallLabels {
   agentListening: string;
   agentThinking: string;
   agentSpeaking: string;
+  /** Notice shown while the agent speaks in its standard voice because its cloned voice is unavailable. */
+  voiceFallback: string;
 }
 
 /** The English defaults. */
@@ -53,6 +55,7 @@ export const defaultLabels: Readonly<VoiceCallLabels> = Object.freeze({
   agentListening: "Listening",
   agentThinking: "Thinking…",
   agentSpeaking: "Speaking",
+  voiceFallback: "The agent is using its standard voice right now.",
 });
 
 /** The status text for `state`. */

@@ -6,6 +6,7 @@ import {
   type CallOptions,
   type ConnectionState,
   type VoiceCall,
+  type VoiceStatus,
 } from "@vocable/client";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useLatest } from "./useLatest.js";
@@ -37,6 +38,12 @@ export interface VoiceCallControls {
   agentState: AgentState | null;
   /** The caller's interim transcript, cleared when the final one arrives. */
   interim: string;
+  /**
+   * Which voice the agent speaks in (the client's `VoiceCall.voice`): `fallback` is `true`
+   * while its cloning engine cannot be used and it speaks in its standard voice. Back to
+   * `{fallback: false}` when the call ends or a new one starts.
+   */
+  voice: VoiceStatus;
   /** The last error of the current call, cleared by `start()`. */
   error: VocableError | null;
   /** Whether the microphone is published and unmuted. */
@@ -60,6 +67,9 @@ export interface VoiceCallControls {
 }
 
 const ACTIVE_STATES: ReadonlySet<ConnectionState> = new Set(["connecting", "connected", "reconnecting"]);
+
+/** {@link VoiceCallControls.voice} outside a call, and before the agent reports a fallback. */
+const NO_FALLBACK: VoiceStatus = Object.freeze({ fallback: false });
 
 function asVocableError(error: unknown): VocableError {
   if (error instanceof VocableError) return error;
@@ -87,6 +97,7 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
   const [messages, setMessages] = useState<CallMessage[]>([]);
   const [agentState, setAgentState] = useState<AgentState | null>(null);
   const [interim, setInterim] = useState("");
+  const [voice, setVoice] = useState<VoiceStatus>(NO_FALLBACK);
   const [error, setError] = useState<VocableError | null>(null);
   const [microphoneEnabled, setMicrophoneOn] = useState(false);
   const [agentAudioTrack, setAgentAudioTrack] = useState<MediaStreamTrack | undefined>(undefined);
@@ -110,6 +121,7 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
           if (next === "disconnected") {
             setAgentState(null);
             setInterim("");
+            setVoice(NO_FALLBACK);
             setMicrophoneOn(false);
           }
           latest.current.onStateChange?.(next);
@@ -121,6 +133,8 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
         }),
         target.on("agentState", setAgentState),
         target.on("interim", setInterim),
+        target.on("voiceFallback", () => setVoice(target.voice)),
+        target.on("voiceRestored", () => setVoice(target.voice)),
         target.on("agentAudioTrack", (track) => setAgentAudioTrack(() => track)),
         target.on("microphoneTrack", (track) => {
           setMicrophoneTrack(() => track);
@@ -147,6 +161,7 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
     setMessages([]);
     setAgentState(null);
     setInterim("");
+    setVoice(NO_FALLBACK);
     setError(null);
     setMicrophoneOn(false);
     setAgentAudioTrack(undefined);
@@ -224,6 +239,7 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
     messages,
     agentState,
     interim,
+    voice,
     error,
     microphoneEnabled,
     agentAudioTrack,

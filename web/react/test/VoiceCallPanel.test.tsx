@@ -15,6 +15,8 @@ function status(): string {
   return screen.getByRole("status").textContent ?? "";
 }
 
+const FALLBACK_NOTICE = "The agent is using its standard voice right now.";
+
 function bubbles(): { role: string | null; source: string | null; text: string | null }[] {
   const log = screen.getByRole("log", { name: "Conversation" });
   return within(log)
@@ -133,6 +135,38 @@ describe("VoiceCallPanel", () => {
       { role: "user", source: "speech", text: "I need a table" },
     ]);
     expect(screen.getByRole("region").getAttribute("data-agent-state")).toBe("listening");
+  });
+
+  it("shows a polite notice while the agent speaks in its standard voice, and hides it on restore", async () => {
+    const { options, room } = fakeCallOptions();
+    render(<VoiceCallPanel {...options} />);
+    await startCall();
+    expect(screen.queryByText(FALLBACK_NOTICE)).toBeNull();
+
+    act(() => room().receive("voice.events", { type: "voice_fallback", voice_model: "elevenlabs", reason: "not_configured" }));
+    const notice = screen.getByText(FALLBACK_NOTICE);
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(screen.getAllByRole("status")).toContain(notice);
+    expect(notice.closest("[role='log']")).toBeNull();
+    // A notice, not an error: no alert, no bubble, and the call is still up.
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(bubbles()).toEqual([]);
+    expect(screen.getByRole("button", { name: "End call" })).toBeTruthy();
+
+    act(() => room().receive("voice.events", { type: "voice_restored", voice_model: "elevenlabs" }));
+    expect(screen.queryByText(FALLBACK_NOTICE)).toBeNull();
+    expect(status()).toBe("Connected");
+  });
+
+  it("drops the voice notice when the call ends, and takes a translated text", async () => {
+    const { options, room } = fakeCallOptions();
+    render(<VoiceCallPanel {...options} labels={{ voiceFallback: "L'agent utilise sa voix standard." }} />);
+    await startCall();
+    act(() => room().receive("voice.events", { type: "voice_fallback", voice_model: "clone-server", reason: "unavailable" }));
+    expect(screen.getByText("L'agent utilise sa voix standard.").getAttribute("role")).toBe("status");
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "End call" })));
+    expect(screen.queryByText("L'agent utilise sa voix standard.")).toBeNull();
+    expect(status()).toBe("Call ended");
   });
 
   it("holds a message typed before the agent joined and sends it when it arrives", async () => {

@@ -45,6 +45,39 @@ describe("useVoiceCall", () => {
     ]);
   });
 
+  it("follows the agent's voice: fallback, restore, and back to normal when the call ends", async () => {
+    const { options, room } = fakeCallOptions();
+    const { result } = renderHook(() => useVoiceCall(options));
+    expect(result.current.voice).toEqual({ fallback: false });
+    await act(() => result.current.start());
+    expect(result.current.voice).toEqual({ fallback: false });
+
+    act(() => room().receive("voice.events", { type: "voice_fallback", voice_model: "elevenlabs", reason: "unavailable" }));
+    expect(result.current.voice).toEqual({ fallback: true, voiceModel: "elevenlabs", reason: "unavailable" });
+    expect(result.current.voice).toBe(result.current.call!.voice);
+    expect(result.current.error).toBeNull();
+
+    act(() => room().receive("voice.events", { type: "voice_restored", voice_model: "elevenlabs" }));
+    expect(result.current.voice).toEqual({ fallback: false, voiceModel: "elevenlabs" });
+
+    act(() => room().receive("voice.events", { type: "voice_fallback", voice_model: "elevenlabs", reason: "clone_failed" }));
+    expect(result.current.voice.fallback).toBe(true);
+    await act(() => result.current.end());
+    expect(result.current.voice).toEqual({ fallback: false });
+  });
+
+  it("ignores a fallback reported by a previous call", async () => {
+    const { options, rooms } = fakeCallOptions();
+    const { result } = renderHook(() => useVoiceCall(options));
+    await act(() => result.current.start());
+    await act(() => result.current.end());
+    await act(() => result.current.start());
+    act(() => rooms[0]!.receive("voice.events", { type: "voice_fallback", voice_model: "clone-server", reason: "not_configured" }));
+    expect(result.current.voice).toEqual({ fallback: false });
+    act(() => rooms[1]!.receive("voice.events", { type: "voice_fallback", voice_model: "clone-server", reason: "not_configured" }));
+    expect(result.current.voice.fallback).toBe(true);
+  });
+
   it("exposes the agent's audio track", async () => {
     const { options, room } = fakeCallOptions();
     const { result } = renderHook(() => useVoiceCall(options));

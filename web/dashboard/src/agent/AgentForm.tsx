@@ -26,22 +26,30 @@ const ENGINE_LABELS: Record<EngineKind, string> = {
   stt: "Speech-to-text",
   llm: "Language model",
   tts: "Text-to-speech",
+  voice: "Voice engine",
 };
+
+/** Label of the voice engine option that stores `null`: whatever the deployment is set to use. */
+const DEPLOYMENT_DEFAULT = "Deployment default";
 
 function EngineSelect({
   control,
   options,
   value,
   onChange,
+  defaultLabel,
 }: {
   control: ControlProps;
   options: Engine[];
   value: string;
   onChange: (value: string) => void;
+  /** Offer `""` (the API's `null`) under this label first. */
+  defaultLabel?: string;
 }) {
   const known = options.some((o) => o.name === value);
   return (
     <select {...control} value={value} onChange={(e) => onChange(e.target.value)}>
+      {defaultLabel === undefined ? null : <option value="">{defaultLabel}</option>}
       {known || !value ? null : <option value={value}>{value}</option>}
       {options.map((o) => (
         <option key={o.name} value={o.name}>
@@ -51,6 +59,14 @@ function EngineSelect({
       ))}
     </select>
   );
+}
+
+/** Help under the voice engine select: what the choice does, and what happens if it cannot be used. */
+function voiceEngineHint(value: string, selected: Engine | undefined): string | undefined {
+  if (!value) return "How the reference voice is applied: this deployment's default engine.";
+  if (!selected) return undefined; // a name this deployment no longer offers: the API says why on save
+  if (selected.offline) return selected.description;
+  return `${selected.description}. If it cannot be used, calls go on in the agent's standard voice.`;
 }
 
 /** Create or edit an agent's settings; an edit sends only the changed fields. */
@@ -107,6 +123,9 @@ export function AgentForm({ agent, engines, onSaved }: AgentFormProps) {
   };
 
   const fieldError = (field: AgentField) => errors.fields[field];
+  // an API older than voice engines sends no `voice` list: offer only the default then
+  const voiceEngines = engines?.voice ?? [];
+  const selectedVoice = voiceEngines.find((o) => o.name === values.voice_model);
 
   return (
     <form ref={formRef} className="stack" onSubmit={(e) => void submit(e)} noValidate>
@@ -182,6 +201,17 @@ export function AgentForm({ agent, engines, onSaved }: AgentFormProps) {
               </Field>
             );
           })}
+          <Field label={ENGINE_LABELS.voice} error={fieldError("voice_model")} hint={voiceEngineHint(values.voice_model, selectedVoice)}>
+            {(p) => (
+              <EngineSelect
+                control={p}
+                options={voiceEngines}
+                value={values.voice_model}
+                onChange={(v) => set("voice_model", v)}
+                defaultLabel={DEPLOYMENT_DEFAULT}
+              />
+            )}
+          </Field>
         </div>
       </fieldset>
 

@@ -3,13 +3,13 @@ import { addDocumentUrl, listDocuments, uploadDocument, type KnowledgeDocument }
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Field } from "../components/Field";
 import { Empty, LoadFailed, Loading } from "../components/States";
+import { UploadField } from "../components/UploadField";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
 import { useLoad } from "../useLoad";
 import { DocumentTable } from "./DocumentTable";
 import { DOCUMENT_ACCEPT, POLL_MS, anyIngesting, documentErrors } from "./knowledge";
 import { RetrievalTest } from "./RetrievalTest";
 
-const FILE_FIELDS = ["file"] as const;
 const URL_FIELDS = ["url"] as const;
 
 /** Newest first, the API's order; an added document goes on top. */
@@ -18,63 +18,19 @@ function upsert(list: KnowledgeDocument[], doc: KnowledgeDocument): KnowledgeDoc
 }
 
 function UploadForm({ agentId, onAdded }: { agentId: string; onAdded: (doc: KnowledgeDocument) => void }) {
-  const [file, setFile] = useState<File | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState("");
-  const errors = useFormErrors(FILE_FIELDS);
-  const fileRef = useRef<HTMLInputElement>(null);
-  const formRef = useRef<HTMLFormElement>(null);
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    errors.clear();
-    setNotice("");
-    if (!file) {
-      errors.setField("file", "Choose a document first");
-      requestAnimationFrame(() => focusFirstInvalid(formRef.current));
-      return;
-    }
-    setBusy(true);
-    try {
-      const doc = await uploadDocument(agentId, file, file.name);
-      setFile(null);
-      if (fileRef.current) fileRef.current.value = "";
-      setNotice(`“${doc.name}” uploaded; indexing starts shortly.`);
-      onAdded(doc);
-    } catch (error) {
-      errors.set(documentErrors(error, "file"));
-      requestAnimationFrame(() => focusFirstInvalid(formRef.current));
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
     <div>
-      <form ref={formRef} className="inline-form" onSubmit={(e) => void submit(e)} noValidate>
-        <Field label="Document" error={errors.errors.fields["file"]} hint="PDF, DOCX, HTML, Markdown or plain text, up to 50 MB.">
-          {(p) => (
-            <input
-              {...p}
-              ref={fileRef}
-              type="file"
-              accept={DOCUMENT_ACCEPT}
-              onChange={(e) => {
-                setFile(e.target.files?.[0] ?? null);
-                errors.clearField("file");
-                setNotice("");
-              }}
-            />
-          )}
-        </Field>
-        <button type="submit" className="button button--secondary" disabled={busy}>
-          {busy ? "Uploading…" : "Upload document"}
-        </button>
-      </form>
-      <ErrorBanner message={errors.errors.banner} />
-      <p className="notice" role="status">
-        {notice}
-      </p>
+      <UploadField
+        label="Document"
+        hint="PDF, DOCX, HTML, Markdown or plain text, up to 50 MB."
+        accept={DOCUMENT_ACCEPT}
+        submitLabel="Upload document"
+        missingFile="Choose a document first"
+        upload={(file) => uploadDocument(agentId, file, file.name)}
+        uploadedNotice={(doc) => `“${doc.name}” uploaded; indexing starts shortly.`}
+        onUploaded={onAdded}
+        errorsOf={(error) => documentErrors(error, "file")}
+      />
     </div>
   );
 }

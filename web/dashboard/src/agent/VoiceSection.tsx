@@ -3,6 +3,7 @@ import { listVoices, updateAgent, uploadVoice, voiceUrl, type Agent, type Voice 
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Field } from "../components/Field";
 import { LoadFailed } from "../components/States";
+import { UploadField } from "../components/UploadField";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
 import { formatDateTime } from "../format";
 import { useSession } from "../session";
@@ -16,7 +17,6 @@ function storedClip(agent: Agent): string | null {
   return agent.voice_id ?? agent.reference_audio_sha256 ?? null;
 }
 const ACCEPT = ".wav,.mp3,.ogg,.oga,.opus,.flac,.webm,audio/wav,audio/mpeg,audio/ogg,audio/flac,audio/webm";
-const UPLOAD_FIELDS = ["file"] as const;
 const URL_FIELDS = ["reference_audio_url"] as const;
 const PICK_FIELDS = ["voice_id"] as const;
 
@@ -104,13 +104,6 @@ export function VoiceSection({ agent, onChange }: { agent: Agent; onChange: (age
   const voiceList = voices.state === "ready" ? voices.data : [];
   const stored = agent.voice_id ? voiceList.find((v) => v.id === agent.voice_id) : undefined;
 
-  const [file, setFile] = useState<File | null>(null);
-  const [uploading, setUploading] = useState(false);
-  const [uploadNotice, setUploadNotice] = useState("");
-  const upload = useFormErrors(UPLOAD_FIELDS);
-  const fileRef = useRef<HTMLInputElement>(null);
-  const uploadRef = useRef<HTMLFormElement>(null);
-
   const [url, setUrl] = useState(agent.reference_audio_url ?? "");
   const [savingUrl, setSavingUrl] = useState(false);
   const [urlNotice, setUrlNotice] = useState("");
@@ -123,35 +116,6 @@ export function VoiceSection({ agent, onChange }: { agent: Agent; onChange: (age
     setSavedUrl(agent.reference_audio_url);
     setUrl(agent.reference_audio_url ?? "");
   }
-
-  const submitUpload = async (event: FormEvent) => {
-    event.preventDefault();
-    upload.clear();
-    setUploadNotice("");
-    if (!file) {
-      upload.setField("file", "Choose an audio file first");
-      requestAnimationFrame(() => focusFirstInvalid(uploadRef.current));
-      return;
-    }
-    if (file.size > MAX_BYTES) {
-      upload.setField("file", "The clip is larger than 10 MB");
-      requestAnimationFrame(() => focusFirstInvalid(uploadRef.current));
-      return;
-    }
-    setUploading(true);
-    try {
-      const saved = await uploadVoice(agent.id, file, file.name);
-      setFile(null);
-      if (fileRef.current) fileRef.current.value = "";
-      setUploadNotice("Reference clip uploaded.");
-      onChange(saved);
-    } catch (error) {
-      upload.fail(error);
-      requestAnimationFrame(() => focusFirstInvalid(uploadRef.current));
-    } finally {
-      setUploading(false);
-    }
-  };
 
   const submitUrl = async (event: FormEvent) => {
     event.preventDefault();
@@ -198,30 +162,17 @@ export function VoiceSection({ agent, onChange }: { agent: Agent; onChange: (age
         )}
       </div>
 
-      <form ref={uploadRef} className="inline-form" onSubmit={(e) => void submitUpload(e)} noValidate>
-        <Field label="Reference clip" error={upload.errors.fields["file"]} hint="WAV, MP3, OGG, FLAC or WebM; 3 to 60 seconds, up to 10 MB. Replaces the reference URL.">
-          {(p) => (
-            <input
-              {...p}
-              ref={fileRef}
-              type="file"
-              accept={ACCEPT}
-              onChange={(e) => {
-                setFile(e.target.files?.[0] ?? null);
-                upload.clearField("file");
-                setUploadNotice("");
-              }}
-            />
-          )}
-        </Field>
-        <button type="submit" className="button button--secondary" disabled={uploading}>
-          {uploading ? "Uploading…" : "Upload clip"}
-        </button>
-      </form>
-      <ErrorBanner message={upload.errors.banner} />
-      <p className="notice" role="status">
-        {uploadNotice}
-      </p>
+      <UploadField
+        label="Reference clip"
+        hint="WAV, MP3, OGG, FLAC or WebM; 3 to 60 seconds, up to 10 MB. Replaces the reference URL."
+        accept={ACCEPT}
+        submitLabel="Upload clip"
+        missingFile="Choose an audio file first"
+        validate={(file) => (file.size > MAX_BYTES ? "The clip is larger than 10 MB" : undefined)}
+        upload={(file) => uploadVoice(agent.id, file, file.name)}
+        uploadedNotice={() => "Reference clip uploaded."}
+        onUploaded={onChange}
+      />
 
       <form ref={urlRef} className="inline-form" onSubmit={(e) => void submitUrl(e)} noValidate>
         <Field label="Reference audio URL" error={urlErrors.errors.fields["reference_audio_url"]} hint="http(s) URL of a WAV, MP3, OGG, FLAC or WebM clip, fetched and checked when you save it (a refused URL leaves the voice as it was); leave it empty and update to remove it.">

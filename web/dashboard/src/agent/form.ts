@@ -9,6 +9,8 @@ export interface AgentValues {
   stt_engine: string;
   llm_engine: string;
   tts_engine: string;
+  /** A voice engine name, or `""` for the deployment's default (`null` in the API). */
+  voice_model: string;
   max_call_seconds: string;
   active: boolean;
 }
@@ -23,6 +25,7 @@ export const AGENT_FIELDS: readonly AgentField[] = [
   "stt_engine",
   "llm_engine",
   "tts_engine",
+  "voice_model",
   "max_call_seconds",
   "active",
 ];
@@ -63,6 +66,7 @@ export function newAgentValues(engines: Engines | null): AgentValues {
     stt_engine: first("stt", "auto"),
     llm_engine: first("llm", "qwen2.5-1.5b"),
     tts_engine: first("tts", "auto"),
+    voice_model: "",
     max_call_seconds: "900",
     active: true,
   };
@@ -77,6 +81,7 @@ export function valuesFromAgent(agent: Agent): AgentValues {
     stt_engine: agent.stt_engine,
     llm_engine: agent.llm_engine,
     tts_engine: agent.tts_engine,
+    voice_model: agent.voice_model ?? "",
     max_call_seconds: String(agent.max_call_seconds),
     active: agent.active,
   };
@@ -103,6 +108,7 @@ function toPayload(values: AgentValues): Required<Omit<AgentCreate, "reference_a
     stt_engine: values.stt_engine,
     llm_engine: values.llm_engine,
     tts_engine: values.tts_engine,
+    voice_model: values.voice_model || null,
     max_call_seconds: Number(values.max_call_seconds),
     active: values.active,
   };
@@ -117,7 +123,8 @@ export function changedFields(agent: Agent, values: AgentValues): AgentUpdate {
   const next = toPayload(values);
   const changes: AgentUpdate = {};
   for (const key of Object.keys(next) as (keyof typeof next)[]) {
-    if (next[key] !== agent[key]) Object.assign(changes, { [key]: next[key] });
+    // `?? null`: an API that predates a nullable field leaves it out, which means null
+    if (next[key] !== (agent[key] ?? null)) Object.assign(changes, { [key]: next[key] });
   }
   return changes;
 }
