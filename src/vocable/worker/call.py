@@ -28,6 +28,8 @@ log = logging.getLogger("vocable.worker.call")
 
 REJOIN_GRACE_SECONDS = 1.0
 """How long after the caller leaves a join with the same identity counts as a duplicate."""
+OUTAGE_REJOIN_SECONDS = 5.0
+"""After the worker reconnects to LiveKit, how long the caller has to come back too."""
 
 SPEECH_STYLE = (
     "You are speaking on a live voice call. Answer in one to three short sentences of plain "
@@ -152,9 +154,22 @@ async def run_call(
             return
         tasks.append(asyncio.create_task(_caller_gone()))
 
+    async def _caller_lost_in_outage() -> None:
+        # the connection to LiveKit came back without the caller: the media was lost (a
+        # LiveKit restart drops everyone). The caller's client may still find its way
+        # back; if it does not within the grace period, the call ends as media_lost.
+        await asyncio.sleep(OUTAGE_REJOIN_SECONDS)
+        if config.participant_identity not in ctx.room.remote_participants:
+            _end("media_lost")
+
     def _on_reconnected() -> None:
-        if not ended.is_set() and config.participant_identity not in ctx.room.remote_participants:
-            tasks.append(asyncio.create_task(_caller_gone()))
+        nonlocal joins
+        if ended.is_set():
+            return
+        present = config.participant_identity in ctx.room.remote_participants
+        joins = 1 if present else 0  # a caller rejoining after an outage is no duplicate
+        if not present:
+            tasks.append(asyncio.create_task(_caller_lost_in_outage()))
 
     # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
     engines = await asyncio.to_thread(factory.build, config)
