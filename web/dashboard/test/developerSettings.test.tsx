@@ -35,12 +35,13 @@ describe("developer settings", () => {
     expect(secret.textContent).toBe(SECRET);
     expect(screen.getByRole("button", { name: "Copy" })).toBeTruthy();
     expect(screen.getByText(/won't see it again/)).toBeTruthy();
-    expect(screen.getByText("sk_live_ab…")).toBeTruthy();
+    // the list is fetched again after the create; under load that takes a moment
+    expect(await screen.findByText("sk_live_ab…", undefined, { timeout: 5000 })).toBeTruthy();
 
     fireEvent.click(screen.getByRole("link", { name: "Agents" }));
-    await screen.findByText("No agents yet");
+    await screen.findByText("No agents yet", undefined, { timeout: 5000 });
     fireEvent.click(screen.getByRole("link", { name: "Developer settings" }));
-    await screen.findByText("sk_live_ab…");
+    await screen.findByText("sk_live_ab…", undefined, { timeout: 5000 });
     expect(screen.queryByTestId("new-key-secret")).toBeNull();
     expect(document.body.textContent).not.toContain(SECRET);
   });
