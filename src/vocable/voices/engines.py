@@ -20,7 +20,7 @@ errors or the database.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -89,6 +89,51 @@ class _Http:
             follow_redirects=False,
         )
 
+    async def send(
+        self, action: str, method: str, path: str, *, timeout: float, **kwargs: Any
+    ) -> httpx.Response:
+        """One request, read whole; a transport failure is a ``CloneEngineError``."""
+        async with self.client(timeout) as client:
+            try:
+                return await client.request(method, path, **kwargs)
+            except httpx.HTTPError as e:
+                raise CloneEngineError(f"{action} failed: {type(e).__name__}") from e
+
+    async def delete_voice(self, path: str) -> None:
+        """Delete a voice at the engine; one it no longer has counts as deleted."""
+        resp = await self.send("deleting the voice", "DELETE", path, timeout=15.0)
+        if resp.status_code != 404:
+            _raise_for(resp, "deleting the voice")
+
+    @asynccontextmanager
+    async def stream_speech(
+        self,
+        path: str,
+        *,
+        timeout: float,
+        voice_missing: Callable[[httpx.Response], bool],
+        **kwargs: Any,
+    ) -> AsyncIterator[httpx.Response]:
+        """POST for speech and yield the open response; an answer for which
+        ``voice_missing`` is true raises ``CloneEngineError`` with status 404."""
+        async with self.client(timeout) as client:
+            async with client.stream("POST", path, **kwargs) as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    if voice_missing(resp):
+                        raise CloneEngineError("the engine does not know this voice", status=404)
+                _raise_for(resp, "speech")
+                yield resp
+
+
+def _voice_not_found(resp: httpx.Response) -> bool:
+    """The clone server's answer for a voice missing from its library."""
+    return resp.status_code == 404 or (resp.status_code == 400 and "not found" in resp.text.lower())
+
+
+def _elevenlabs_voice_not_found(resp: httpx.Response) -> bool:
+    return resp.status_code == 404 or (resp.status_code == 400 and "voice_not_found" in resp.text)
+
 
 class CloneServer:
     """A self-hosted cloning server (Chatterbox TTS API style)."""
@@ -112,15 +157,14 @@ class CloneServer:
 
     async def create_voice(self, clip_wav: bytes, *, label: str) -> str:
         name = f"vocable-{label}"
-        async with self._http.client(30.0) as client:
-            try:
-                resp = await client.post(
-                    "/v1/voices",
-                    data={"voice_name": name},
-                    files={"voice_file": (f"{name}.wav", clip_wav, "audio/wav")},
-                )
-            except httpx.HTTPError as e:
-                raise CloneEngineError(f"registering the voice failed: {type(e).__name__}") from e
+        resp = await self._http.send(
+            "registering the voice",
+            "POST",
+            "/v1/voices",
+            timeout=30.0,
+            data={"voice_name": name},
+            files={"voice_file": (f"{name}.wav", clip_wav, "audio/wav")},
+        )
         if resp.status_code == 409 or (resp.status_code == 400 and "exist" in resp.text.lower()):
             # registered before (the name is derived from our voice id): same clip
             return name
@@ -128,13 +172,7 @@ class CloneServer:
         return name
 
     async def delete_voice(self, voice_id: str) -> None:
-        async with self._http.client(15.0) as client:
-            try:
-                resp = await client.delete(f"/v1/voices/{voice_id}")
-            except httpx.HTTPError as e:
-                raise CloneEngineError(f"deleting the voice failed: {type(e).__name__}") from e
-        if resp.status_code != 404:
-            _raise_for(resp, "deleting the voice")
+        await self._http.delete_voice(f"/v1/voices/{voice_id}")
 
     @asynccontextmanager
     async def speech(
@@ -146,16 +184,10 @@ class CloneServer:
             "voice": voice_id,
             "response_format": "wav",
         }
-        async with self._http.client(timeout) as client:
-            async with client.stream("POST", "/v1/audio/speech", json=body) as resp:
-                if resp.status_code >= 400:
-                    await resp.aread()
-                    if resp.status_code == 404 or (
-                        resp.status_code == 400 and "not found" in resp.text.lower()
-                    ):
-                        raise CloneEngineError("the server does not know this voice", status=404)
-                _raise_for(resp, "speech")
-                yield resp
+        async with self._http.stream_speech(
+            "/v1/audio/speech", timeout=timeout, voice_missing=_voice_not_found, json=body
+        ) as resp:
+            yield resp
 
 
 class ElevenLabs:
@@ -178,19 +210,18 @@ class ElevenLabs:
         self.target = base_url.rstrip("/")
 
     async def create_voice(self, clip_wav: bytes, *, label: str) -> str:
-        async with self._http.client(60.0) as client:
-            try:
-                resp = await client.post(
-                    "/v1/voices/add",
-                    data={
-                        "name": f"vocable-{label}",
-                        "description": "Reference voice added through Vocable",
-                        "remove_background_noise": "false",
-                    },
-                    files={"files": ("reference.wav", clip_wav, "audio/wav")},
-                )
-            except httpx.HTTPError as e:
-                raise CloneEngineError(f"creating the voice failed: {type(e).__name__}") from e
+        resp = await self._http.send(
+            "creating the voice",
+            "POST",
+            "/v1/voices/add",
+            timeout=60.0,
+            data={
+                "name": f"vocable-{label}",
+                "description": "Reference voice added through Vocable",
+                "remove_background_noise": "false",
+            },
+            files={"files": ("reference.wav", clip_wav, "audio/wav")},
+        )
         _raise_for(resp, "creating the voice")
         try:
             data = resp.json()
@@ -204,13 +235,7 @@ class ElevenLabs:
         return voice_id
 
     async def delete_voice(self, voice_id: str) -> None:
-        async with self._http.client(15.0) as client:
-            try:
-                resp = await client.delete(f"/v1/voices/{voice_id}")
-            except httpx.HTTPError as e:
-                raise CloneEngineError(f"deleting the voice failed: {type(e).__name__}") from e
-        if resp.status_code != 404:
-            _raise_for(resp, "deleting the voice")
+        await self._http.delete_voice(f"/v1/voices/{voice_id}")
 
     @asynccontextmanager
     async def speech(
@@ -220,21 +245,14 @@ class ElevenLabs:
         code = language.split("-")[0].lower()
         if code and code != "en":
             body["language_code"] = code
-        async with self._http.client(timeout) as client:
-            async with client.stream(
-                "POST",
-                f"/v1/text-to-speech/{voice_id}/stream",
-                params={"output_format": f"pcm_{self.sample_rate}"},
-                json=body,
-            ) as resp:
-                if resp.status_code >= 400:
-                    await resp.aread()
-                    if resp.status_code == 404 or (
-                        resp.status_code == 400 and "voice_not_found" in resp.text
-                    ):
-                        raise CloneEngineError("ElevenLabs does not know this voice", status=404)
-                _raise_for(resp, "speech")
-                yield resp
+        async with self._http.stream_speech(
+            f"/v1/text-to-speech/{voice_id}/stream",
+            timeout=timeout,
+            voice_missing=_elevenlabs_voice_not_found,
+            params={"output_format": f"pcm_{self.sample_rate}"},
+            json=body,
+        ) as resp:
+            yield resp
 
 
 def engine_for(
