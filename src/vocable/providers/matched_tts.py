@@ -208,6 +208,14 @@ async def enrolled_tts(
     return MatchedTTS(base=base, params=params)
 
 
+async def fetch_reference_clip(http: httpx.AsyncClient, clip_path: str) -> bytes:
+    """The session's normalised clip from the API (``/internal/voices/<sha256>``), fetched
+    with the worker's credential through ``http``."""
+    resp = await http.get(clip_path)
+    resp.raise_for_status()
+    return resp.content
+
+
 async def session_tts(
     base: tts.TTS[Any],
     *,
@@ -227,9 +235,7 @@ async def session_tts(
         return base
 
     async def fetch() -> bytes:
-        resp = await http.get(clip_path)
-        resp.raise_for_status()
-        return resp.content
+        return await fetch_reference_clip(http, clip_path)
 
     try:
         return await enrolled_tts(

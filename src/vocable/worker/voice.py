@@ -26,7 +26,7 @@ from livekit.agents.tts.fallback_adapter import AvailabilityChangedEvent
 
 from vocable.api.schemas import WorkerSessionConfig
 from vocable.providers.cloned_tts import ClonedTTS
-from vocable.providers.matched_tts import session_tts
+from vocable.providers.matched_tts import fetch_reference_clip, session_tts
 from vocable.settings import Settings
 from vocable.voices.engines import CloneEngine, CloneEngineError, engine_for
 from vocable.worker import protocol
@@ -160,10 +160,9 @@ class _VoiceMaker:
     async def recreate(self) -> str:
         """Upload the clip to the engine and remember the voice it made."""
         assert self.config.reference_audio_path is not None
-        resp = await self.channel.http.get(self.config.reference_audio_path)
-        resp.raise_for_status()
+        clip = await fetch_reference_clip(self.channel.http, self.config.reference_audio_path)
         label = self.config.voice_id or (self.config.reference_audio_sha256 or "")[:24]
-        voice_id = await self.engine.create_voice(resp.content, label=label)
+        voice_id = await self.engine.create_voice(clip, label=label)
         log.info("made a cloned voice", extra={"engine": self.engine.name})
         try:
             await self.channel.save_voice_clone(
