@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit.agents import tts
+from tests.support.audio import voiced_clip
 from tests.support.clone_engines import EngineState, chatterbox_app, running_engine
 from tests.support.net import free_port
 
@@ -70,7 +71,7 @@ async def run(runs: int, read_timeout: float) -> None:
     label = "bench"
     with running_engine(chatterbox_app(state), state) as fake:
         ok = CloneServer(base_url=fake.url)
-        voice = await ok.create_voice(_clip(), label=label)
+        voice = await ok.create_voice(voiced_clip(rate=24_000), label=label)
         hung, hung_port = await hung_server()
         dead = f"http://127.0.0.1:{free_port()}"
 
@@ -112,23 +113,6 @@ async def run(runs: int, read_timeout: float) -> None:
             baseline = baseline or first
             print(f"{name:<16}{first:>16.1f}{last:>16.1f}{first / baseline:>15.2f}x")
         hung.close()
-
-
-def _clip() -> bytes:
-    import io
-    import wave
-
-    import numpy as np
-
-    t = np.arange(24_000 * 4) / 24_000
-    samples = (0.2 * np.sin(2 * np.pi * 150 * t) * 32767).astype("<i2")
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24_000)
-        w.writeframes(samples.tobytes())
-    return out.getvalue()
 
 
 def main() -> None:

@@ -13,29 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from sqlalchemy import func, select
 from tests.conftest import Tenant, database_url_for, make_tenant
+from tests.support.audio import voiced_clip as clip
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
 from vocable.db.models import Voice, VoiceSession
 
 SESSIONS = "/api/agents/agent-session/"
-
-
-def clip(seconds: float = 4.0, pitch: float = 150.0, rate: int = 16_000) -> bytes:
-    """A WAV of a voiced, syllable-shaped tone (enough to pass every intake check)."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = sum(np.sin(2 * np.pi * k * pitch * t) / k for k in range(1, 5))
-    signal = 0.1 * tone * np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((signal * 32767).astype("<i2").tobytes())
-    return buffer.getvalue()
 
 
 class AudioServer:

@@ -9,12 +9,10 @@ engine behind every cloned voice is the real eSpeak NG with voice matching.
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 import json
 import secrets
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pytest
 from livekit.agents import APIStatusError
 from sqlalchemy import func, select
 from tests.conftest import Tenant, database_url_for, make_tenant
+from tests.support.audio import voiced_clip as clip
 from tests.support.clone_engines import (
     RATE,
     EngineState,
@@ -50,20 +49,6 @@ from vocable.worker.voice import CallVoice, call_voice
 SESSIONS = "/api/agents/agent-session/"
 SERVER_KEY = "clone-server-secret-" + secrets.token_hex(4)
 ELEVEN_KEY = "xi-secret-" + secrets.token_hex(8)
-
-
-def clip(seconds: float = 4.0, pitch: float = 150.0, rate: int = 16_000) -> bytes:
-    """A voiced, syllable-shaped tone as WAV (it passes every intake check)."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = sum(np.sin(2 * np.pi * k * pitch * t) / k for k in range(1, 5))
-    signal = 0.1 * tone * np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((signal * 32767).astype("<i2").tobytes())
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,9 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from tests.support.net import free_port
+from vocable.voices.normalise import SAMPLE_RATE, to_wav
 
-RATE = 24_000
+RATE = SAMPLE_RATE  # what to_wav writes
 TONE_HZ = 180.0
 
 
@@ -136,13 +137,8 @@ def chatterbox_app(state: EngineState) -> FastAPI:
             return JSONResponse(
                 {"error": {"message": f"Voice '{body.get('voice')}' not found"}}, status_code=404
             )
-        out = io.BytesIO()
-        with wave.open(out, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes(tone(_seconds_for(body.get("input") or "")).tobytes())
-        return StreamingResponse(_chunks(out.getvalue()), media_type="audio/wav")
+        wav = to_wav(tone(_seconds_for(body.get("input") or "")) / 32767)
+        return StreamingResponse(_chunks(wav), media_type="audio/wav")
 
     return app
 
