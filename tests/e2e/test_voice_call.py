@@ -254,16 +254,28 @@ async def test_a_spanish_call_is_transcribed_and_answered(stack: Stack, tmp_path
         question = synthesize_speech(
             "Hola, quiero saber el horario de la panadería.", tmp_path / "es.wav", voice="es"
         )
-        began = time.monotonic()
-        end = await caller.speak(question)
-        reply = await caller.wait_reply("agent_text", since=end, timeout=120)
-        assert reply["text"]
-        # a pause in the question may end a turn early: read every transcript it produced
-        heard = " ".join(m["text"] for m in caller.replies("user_text", since=began))
         # stems: Whisper base on espeak-ng Spanish gets endings wrong ("saberlo")
         stems = ("hola", "quier", "saber", "horari", "panader")
-        assert sum(any(w.startswith(st) for w in words(heard)) for st in stems) >= 2, heard
-        await caller.wait_for_sound(end)
+
+        def understood(text: str) -> bool:
+            return sum(any(w.startswith(st) for w in words(text)) for st in stems) >= 2
+
+        heard = ""
+        # A caller who is misheard says it again. On a starved 2-core machine, loopback
+        # packet loss has garbled the first attempt beyond recognition (CI, stop 10);
+        # a second clean attempt must be understood.
+        for _attempt in range(2):
+            began = time.monotonic()
+            end = await caller.speak(question)
+            reply = await caller.wait_reply("agent_text", since=end, timeout=120)
+            assert reply["text"]
+            await caller.wait_for_sound(end)
+            await caller.wait_for_quiet()
+            # a pause in the question may end a turn early: read every transcript it produced
+            heard = " ".join(m["text"] for m in caller.replies("user_text", since=began))
+            if understood(heard):
+                break
+        assert understood(heard), heard
     finally:
         await caller.leave()
 

@@ -97,10 +97,13 @@ def test_stopped_piper_utterance_computes_no_further_sentences(piper_voice: Pipe
 
 async def test_faster_piper_speech_is_shorter(piper_voice: PiperVoice) -> None:
     text = "Your table is booked for seven."
-    normal = await speak(PiperTTS(voice=piper_voice), text)
-    fast = await speak(PiperTTS(voice=piper_voice, speed=1.5), text)
+    # Piper's duration noise varies each render by about +-4%, and the fixed lead-in and
+    # tail silences do not scale, so one pair came out at 0.82 (CI, stop 10) against a
+    # mean of 0.75: compare three renders of each.
+    normal = [await speak(PiperTTS(voice=piper_voice), text) for _ in range(3)]
+    fast = [await speak(PiperTTS(voice=piper_voice, speed=1.5), text) for _ in range(3)]
 
-    assert fast.duration < normal.duration * 0.8
+    assert sum(f.duration for f in fast) < sum(n.duration for n in normal) * 0.85
 
 
 @pytest.mark.parametrize(
