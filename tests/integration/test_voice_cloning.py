@@ -41,7 +41,9 @@ from vocable.providers.cloned_tts import ClonedTTS
 from vocable.providers.espeak_tts import EspeakTTS
 from vocable.providers.matched_tts import MatchedTTS
 from vocable.settings import Settings
+from vocable.voices.clones import prepare_clone
 from vocable.voices.engines import CloneEngineError, CloneServer, ElevenLabs
+from vocable.voices.service import voice_store
 from vocable.worker.channel import WorkerChannel
 from vocable.worker.enrolments import cached_hashes, prune_enrolments
 from vocable.worker.voice import CallVoice, call_voice
@@ -161,6 +163,24 @@ async def speak(voice: CallVoice, text: str) -> tuple[np.ndarray, int]:
     return np.frombuffer(frame.data, dtype=np.int16), frame.sample_rate
 
 
+async def engine_voice(
+    api: ApiServer, voice_id: str, engine: str, timeout: float = 15.0
+) -> str | None:
+    """The engine's voice id cached for ``voice_id``, once one is (``None`` after
+    ``timeout``): saving an agent makes it in the background."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with api.platform.sessions() as db:
+            row = db.scalar(
+                select(VoiceClone).where(
+                    VoiceClone.voice_id == voice_id, VoiceClone.engine == engine
+                )
+            )
+        if row is not None or time.monotonic() > deadline:
+            return row.provider_voice_id if row is not None else None
+        await asyncio.sleep(0.1)
+
+
 def stored_clip(http: httpx.Client, t: Tenant, voice_id: str) -> bytes:
     resp = http.get(f"/api/voices/{voice_id}/audio", headers=key(t))
     assert resp.status_code == 200, resp.text
@@ -194,10 +214,11 @@ def test_agents_choose_a_voice_engine_and_unknown_ones_are_refused(
     assert cleared.status_code == 200 and cleared.json()["voice_model"] is None
 
 
-def test_a_session_may_override_the_engine_and_an_unknown_one_gets_no_token(
+async def test_a_session_may_override_the_engine_and_an_unknown_one_gets_no_token(
     api: ApiServer, http: httpx.Client, org: Tenant
 ) -> None:
     agent = agent_with_voice(http, org, voice_model="clone-server")
+    made_on_save = await engine_voice(api, agent["voice_id"], "clone-server")
     with api.platform.sessions() as db:
         before = db.scalar(select(func.count()).select_from(VoiceClone))
     refused = http.post(
@@ -221,8 +242,82 @@ def test_a_session_may_override_the_engine_and_an_unknown_one_gets_no_token(
         ).json()["voice_model"]
         == "clone-server"
     )
-    with api.platform.sessions() as db:
+    with api.platform.sessions() as db:  # sessions make no voice: only saving the agent did
         assert db.scalar(select(func.count()).select_from(VoiceClone)) == before
+    assert await engine_voice(api, agent["voice_id"], "clone-server") == made_on_save
+
+
+async def test_saving_an_agent_makes_its_cloned_voice_before_its_first_call(
+    api: ApiServer,
+    http: httpx.Client,
+    org: Tenant,
+    chatterbox: RunningEngine,
+    eleven: RunningEngine,
+) -> None:
+    agent = agent_with_voice(http, org, voice_model="clone-server")
+    name = f"vocable-{agent['voice_id']}"
+    # no session yet: the API made the voice when the clip was saved
+    assert await engine_voice(api, agent["voice_id"], "clone-server") == name
+    uploads = [r for r in chatterbox.state.calls("POST", "/v1/voices") if r["voice_name"] == name]
+    assert len(uploads) == 1
+    assert uploads[0]["clip"] == stored_clip(http, org, agent["voice_id"])
+
+    # the first call speaks through it without uploading the clip again
+    voice, events = await voice_for(api, new_session(http, org, agent["id"]))
+    assert voice.cloned and events == []
+    await speak(voice, "Hello.")
+    renamed = http.patch(f"/api/agents/{agent['id']}", json={"name": "Renamed"}, headers=key(org))
+    assert renamed.status_code == 200
+    assert (
+        len([r for r in chatterbox.state.calls("POST", "/v1/voices") if r["voice_name"] == name])
+        == 1
+    )
+
+    # choosing another engine makes the voice there too
+    switched = http.patch(
+        f"/api/agents/{agent['id']}", json={"voice_model": "elevenlabs"}, headers=key(org)
+    )
+    assert switched.status_code == 200
+    made = await engine_voice(api, agent["voice_id"], "elevenlabs")
+    assert made is not None and eleven.state.voices[made] == uploads[0]["clip"]
+
+    # an agent on the embedded voice makes none
+    plain = agent_with_voice(http, org, voice_model="embedded")
+    assert await engine_voice(api, plain["voice_id"], "clone-server", timeout=1.0) is None
+
+
+async def test_a_voice_deleted_while_the_engine_made_it_leaves_no_copy_there(
+    api: ApiServer, http: httpx.Client, org: Tenant, chatterbox: RunningEngine
+) -> None:
+    agent = agent_with_voice(http, org)  # embedded: saving it made nothing
+    voice_id = agent["voice_id"]
+    name = f"vocable-{voice_id}"
+
+    class DeleteFirst(httpx.AsyncBaseTransport):
+        """Deletes the voice through the API just before the engine gets the clip."""
+
+        def __init__(self) -> None:
+            self._inner = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST" and request.url.path == "/v1/voices":
+                async with httpx.AsyncClient(base_url=api.url) as client:
+                    gone = await client.delete(f"/api/voices/{voice_id}", headers=key(org))
+                assert gone.status_code == 204
+            return await self._inner.handle_async_request(request)
+
+    made = await prepare_clone(
+        api.platform.sessions,
+        api.platform.settings,
+        voice_store(api.platform.settings),
+        voice_id=voice_id,
+        engine_name="clone-server",
+        transport=DeleteFirst(),
+    )
+    assert made is None
+    assert [r for r in chatterbox.state.calls("POST", "/v1/voices") if r["voice_name"] == name]
+    assert name not in chatterbox.state.voices  # registered, then deleted at once
+    assert await engine_voice(api, voice_id, "clone-server", timeout=0) is None
 
 
 # --- the worker: speaking through an engine -----------------------------------------------

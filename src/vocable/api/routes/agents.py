@@ -38,6 +38,7 @@ from vocable.services import agents as agent_service
 from vocable.services import audit
 from vocable.services.sessions import create_session, list_turns, revoke_session
 from vocable.voices import IntakeLimits, VoiceRefused, prepare_clip
+from vocable.voices.clones import prepare_agent_clone_later
 from vocable.voices.intake import too_large
 from vocable.voices.service import (
     add_voice,
@@ -106,6 +107,14 @@ def _voice_from_agent_url(db: Session, platform: Platform, principal: Principal,
         raise refusal_error(e, "reference_audio_url") from None
 
 
+def _prepare_cloned_voice(agent: Agent, platform: Platform) -> None:
+    """Once an agent is saved, make its voice at its cloning engine in the background
+    (when this process is configured for that engine), so its first call does not wait."""
+    prepare_agent_clone_later(
+        agent, platform.sessions, platform.settings, voice_store(platform.settings)
+    )
+
+
 @router.post("", status_code=201, responses={422: {}})
 def create_agent(
     body: AgentCreate, db: DbDep, principal: PrincipalDep, platform: PlatformDep, actor: ActorDep
@@ -123,6 +132,7 @@ def create_agent(
     if voice is not None:
         link_voice(agent, voice)
         db.commit()
+    _prepare_cloned_voice(agent, platform)
     return AgentPublic.model_validate(agent)
 
 
@@ -161,7 +171,9 @@ def update_agent(
         if new_voice is not None or agent.reference_audio_url is not None:
             link_voice(agent, new_voice)  # null drops the voice fetched from the old URL
     rest = AgentUpdate.model_validate(body.model_dump(exclude_unset=True, exclude={"voice_id"}))
-    return AgentPublic.model_validate(agent_service.update_agent(db, agent, rest, actor=actor))
+    updated = agent_service.update_agent(db, agent, rest, actor=actor)
+    _prepare_cloned_voice(updated, platform)
+    return AgentPublic.model_validate(updated)
 
 
 @router.delete("/{agent_id}", status_code=204)
@@ -227,6 +239,7 @@ async def upload_voice(
             link_voice(agent, voice)
             agent.reference_audio_url = None  # the uploaded clip is now the agent's voice
             db.commit()
+            _prepare_cloned_voice(agent, platform)
             return agent
 
     return AgentPublic.model_validate(await run_in_threadpool(_store))

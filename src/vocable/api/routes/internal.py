@@ -24,7 +24,12 @@ from vocable.api.schemas import (
 from vocable.db.models import Voice, VoiceSession
 from vocable.mcp.service import worker_servers
 from vocable.services.sessions import add_turn, record_event
-from vocable.voices.clones import cached_clone, save_clone
+from vocable.voices.clones import (
+    PREPARATION_WAIT_SECONDS,
+    cached_clone,
+    save_clone,
+    wait_for_preparation,
+)
 from vocable.voices.service import any_voice_with_sha, voice_store
 from vocable.voices.store import is_sha256
 
@@ -83,7 +88,12 @@ def session_voice_clone(
 ) -> dict[str, str]:
     """The engine voice id cached for this session's reference voice at ``target``."""
     row = _session(db, session_id)
-    clone = cached_clone(db, voice_id=row.config.get("voice_id"), engine=engine, target=target)
+    voice_id = row.config.get("voice_id")
+    # the agent's voice may be being made right now (it was just saved): wait for it rather
+    # than have the worker upload the clip a second time; below the worker channel's 10 s
+    wait_for_preparation(voice_id, engine, target, timeout=PREPARATION_WAIT_SECONDS)
+    db.expire_all()  # what the preparing thread committed meanwhile
+    clone = cached_clone(db, voice_id=voice_id, engine=engine, target=target)
     if clone is None:
         raise ApiError(404, "voice_clone_not_found", "No cloned voice cached for this voice")
     return {"provider_voice_id": clone.provider_voice_id}
