@@ -1,9 +1,9 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { addDocumentUrl, listDocuments, uploadDocument, type KnowledgeDocument } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
-import { Field } from "../components/Field";
 import { Empty, LoadFailed, Loading } from "../components/States";
 import { UploadField } from "../components/UploadField";
+import { UrlField } from "../components/UrlField";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
 import { useLoad } from "../useLoad";
 import { DocumentTable } from "./DocumentTable";
@@ -68,36 +68,25 @@ function UrlForm({ agentId, onAdded }: { agentId: string; onAdded: (doc: Knowled
 
   return (
     <div>
-      <form ref={formRef} className="inline-form" onSubmit={(e) => void submit(e)} noValidate>
-        <Field
-          label="Document URL"
-          error={errors.errors.fields["url"]}
-          hint="A public page or document, fetched once when you add it. The query string is not stored."
-        >
-          {(p) => (
-            <input
-              {...p}
-              type="url"
-              inputMode="url"
-              placeholder="https://example.com/faq"
-              value={url}
-              maxLength={2048}
-              onChange={(e) => {
-                setUrl(e.target.value);
-                errors.clearField("url");
-                setNotice("");
-              }}
-            />
-          )}
-        </Field>
-        <button type="submit" className="button button--secondary" disabled={busy}>
-          {busy ? "Fetching…" : "Add URL"}
-        </button>
-      </form>
-      <ErrorBanner message={errors.errors.banner} />
-      <p className="notice" role="status">
-        {notice}
-      </p>
+      <UrlField
+        formRef={formRef}
+        label="Document URL"
+        hint="A public page or document, fetched once when you add it. The query string is not stored."
+        placeholder="https://example.com/faq"
+        value={url}
+        onChange={(value) => {
+          setUrl(value);
+          errors.clearField("url");
+          setNotice("");
+        }}
+        onSubmit={(e) => void submit(e)}
+        submitLabel="Add URL"
+        busyLabel="Fetching…"
+        busy={busy}
+        error={errors.errors.fields["url"]}
+        banner={errors.errors.banner}
+        notice={notice}
+      />
     </div>
   );
 }

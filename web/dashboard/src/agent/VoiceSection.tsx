@@ -4,6 +4,7 @@ import { ErrorBanner } from "../components/ErrorBanner";
 import { Field } from "../components/Field";
 import { LoadFailed } from "../components/States";
 import { UploadField } from "../components/UploadField";
+import { UrlField } from "../components/UrlField";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
 import { formatDateTime } from "../format";
 import { useSession } from "../session";
@@ -174,32 +175,25 @@ export function VoiceSection({ agent, onChange }: { agent: Agent; onChange: (age
         onUploaded={onChange}
       />
 
-      <form ref={urlRef} className="inline-form" onSubmit={(e) => void submitUrl(e)} noValidate>
-        <Field label="Reference audio URL" error={urlErrors.errors.fields["reference_audio_url"]} hint="http(s) URL of a WAV, MP3, OGG, FLAC or WebM clip, fetched and checked when you save it (a refused URL leaves the voice as it was); leave it empty and update to remove it.">
-          {(p) => (
-            <input
-              {...p}
-              type="url"
-              inputMode="url"
-              placeholder="https://example.com/voice.wav"
-              value={url}
-              maxLength={2048}
-              onChange={(e) => {
-                setUrl(e.target.value);
-                urlErrors.clearField("reference_audio_url");
-                setUrlNotice("");
-              }}
-            />
-          )}
-        </Field>
-        <button type="submit" className="button button--secondary" disabled={savingUrl}>
-          {savingUrl ? "Updating…" : "Update voice URL"}
-        </button>
-      </form>
-      <ErrorBanner message={urlErrors.errors.banner} />
-      <p className="notice" role="status">
-        {urlNotice}
-      </p>
+      <UrlField
+        formRef={urlRef}
+        label="Reference audio URL"
+        hint="http(s) URL of a WAV, MP3, OGG, FLAC or WebM clip, fetched and checked when you save it (a refused URL leaves the voice as it was); leave it empty and update to remove it."
+        placeholder="https://example.com/voice.wav"
+        value={url}
+        onChange={(value) => {
+          setUrl(value);
+          urlErrors.clearField("reference_audio_url");
+          setUrlNotice("");
+        }}
+        onSubmit={(e) => void submitUrl(e)}
+        submitLabel="Update voice URL"
+        busyLabel="Updating…"
+        busy={savingUrl}
+        error={urlErrors.errors.fields["reference_audio_url"]}
+        banner={urlErrors.errors.banner}
+        notice={urlNotice}
+      />
 
       {voices.state === "failed" ? <LoadFailed error={voices.error} onRetry={reloadVoices} /> : <VoicePicker agent={agent} voices={voiceList} onChange={onChange} />}
     </div>
