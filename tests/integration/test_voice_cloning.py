@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from livekit.agents import APIStatusError
+from livekit.agents import APIStatusError, tts
 from sqlalchemy import func, select
 from tests.conftest import Tenant, database_url_for, make_tenant
 from tests.support.audio import voiced_clip as clip
@@ -379,6 +379,35 @@ async def test_elevenlabs_clones_once_per_voice_and_streams_pcm(
     await voice_for(api, new_session(http, org, agent["id"], voice_model="elevenlabs"))
     again = [r for r in state.calls("POST", "/v1/voices/add") if agent["voice_id"] in r["name"]]
     assert len(again) == 1  # the API cached the voice id
+
+
+async def test_a_first_cloned_call_fetches_the_reference_clip_once(
+    api: ApiServer, http: httpx.Client, org: Tenant, eleven: RunningEngine, tmp_path: Path
+) -> None:
+    agent = agent_with_voice(http, org)  # embedded: the call's worker makes the voice
+    session_id = new_session(http, org, agent["id"], voice_model="elevenlabs")
+    channel = WorkerChannel(api_url=api.url, worker_token=api.platform.secrets.worker_token)
+    fetched: list[str] = []
+
+    async def count(request: httpx.Request) -> None:
+        if request.url.path.startswith("/internal/voices/"):
+            fetched.append(request.url.path)
+
+    channel.http.event_hooks["request"].append(count)
+    config = await channel.session_config(session_id)
+    voice = await call_voice(
+        config,
+        base=EspeakTTS(language=config.language),
+        channel=channel,
+        settings=worker_settings(api, cache_dir=tmp_path),  # nothing enrolled yet
+    )
+    # enrolled for the embedded fallback and uploaded to the engine, from one download
+    assert voice.cloned and isinstance(voice.tts, tts.FallbackAdapter)
+    assert fetched == [f"/internal/voices/{agent['reference_audio_sha256']}"]
+    adds = [
+        r for r in eleven.state.calls("POST", "/v1/voices/add") if agent["voice_id"] in r["name"]
+    ]
+    assert len(adds) == 1
 
 
 async def test_a_failing_engine_falls_back_to_the_embedded_voice_and_says_so(

@@ -14,7 +14,7 @@ import pytest
 from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, tts, utils
 
 from vocable.providers import matched_tts
-from vocable.providers.matched_tts import MatchedTTS, session_tts
+from vocable.providers.matched_tts import MatchedTTS, ReferenceClip, session_tts
 from vocable.voices.enrolment import EnrolmentCache, engine_key, enrol
 from vocable.voices.matching import (
     EQ_MAX_DB,
@@ -230,11 +230,15 @@ async def test_session_voice_enrols_once_and_falls_back_on_errors(
     async with httpx.AsyncClient(
         transport=httpx.MockTransport(handler), base_url="http://api"
     ) as http:
-        args: dict[str, Any] = {"http": http, "cache_root": tmp_path}
-        first = await session_tts(inner, sha256=SHA, clip_path=f"/internal/voices/{SHA}", **args)
-        again = await session_tts(inner, sha256=SHA, clip_path=f"/internal/voices/{SHA}", **args)
-        missing = await session_tts(inner, sha256="b" * 64, clip_path="/internal/voices/x", **args)
-        none = await session_tts(inner, sha256=None, clip_path=None, **args)
+
+        def ref(path: str) -> ReferenceClip:  # one per call
+            return ReferenceClip(http, path)
+
+        args: dict[str, Any] = {"cache_root": tmp_path}
+        first = await session_tts(inner, sha256=SHA, clip=ref(f"/internal/voices/{SHA}"), **args)
+        again = await session_tts(inner, sha256=SHA, clip=ref(f"/internal/voices/{SHA}"), **args)
+        missing = await session_tts(inner, sha256="b" * 64, clip=ref("/internal/voices/x"), **args)
+        none = await session_tts(inner, sha256=None, clip=None, **args)
     assert isinstance(first, MatchedTTS) and isinstance(again, MatchedTTS)
     assert first.params == again.params
     assert fetched == [f"/internal/voices/{SHA}", "/internal/voices/x"]  # enrolled once

@@ -208,38 +208,46 @@ async def enrolled_tts(
     return MatchedTTS(base=base, params=params)
 
 
-async def fetch_reference_clip(http: httpx.AsyncClient, clip_path: str) -> bytes:
+class ReferenceClip:
     """The session's normalised clip from the API (``/internal/voices/<sha256>``), fetched
-    with the worker's credential through ``http``."""
-    resp = await http.get(clip_path)
-    resp.raise_for_status()
-    return resp.content
+    with the worker's credential through ``http``, at most once per call: enrolment and a
+    cloning engine both need it."""
+
+    def __init__(self, http: httpx.AsyncClient, path: str) -> None:
+        self._http = http
+        self.path = path
+        self._data: bytes | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> bytes:
+        async with self._lock:
+            if self._data is None:
+                resp = await self._http.get(self.path)
+                resp.raise_for_status()
+                self._data = resp.content
+            return self._data
 
 
 async def session_tts(
     base: tts.TTS[Any],
     *,
     sha256: str | None,
-    clip_path: str | None,
-    http: httpx.AsyncClient,
+    clip: ReferenceClip | None,
     cache_root: Path,
 ) -> tts.TTS[Any]:
     """The call's TTS: ``base`` matched to the session's reference voice when it has one
     and ``base`` is an embedded engine; ``base`` itself otherwise, or when enrolling
     fails (the call goes on in the default voice, with a warning in the log).
 
-    ``clip_path`` is the API's ``/internal/voices/<sha256>``, fetched with the worker's
-    credential through ``http``; ``cache_root`` holds enrolments by voice hash.
+    ``clip`` is fetched only when the voice is not enrolled yet; ``cache_root`` holds
+    enrolments by voice hash.
     """
-    if not sha256 or not clip_path or base.provider not in MATCHABLE_PROVIDERS:
+    if not sha256 or clip is None or base.provider not in MATCHABLE_PROVIDERS:
         return base
-
-    async def fetch() -> bytes:
-        return await fetch_reference_clip(http, clip_path)
 
     try:
         return await enrolled_tts(
-            base, sha256=sha256, fetch_clip=fetch, cache=EnrolmentCache(root=cache_root)
+            base, sha256=sha256, fetch_clip=clip.get, cache=EnrolmentCache(root=cache_root)
         )
     # RuntimeError: Praat's errors (parselmouth.PraatError) while measuring the clip
     except (httpx.HTTPError, ValueError, OSError, RuntimeError, APIError) as e:

@@ -26,7 +26,7 @@ from livekit.agents.tts.fallback_adapter import AvailabilityChangedEvent
 
 from vocable.api.schemas import WorkerSessionConfig
 from vocable.providers.cloned_tts import ClonedTTS
-from vocable.providers.matched_tts import fetch_reference_clip, session_tts
+from vocable.providers.matched_tts import ReferenceClip, session_tts
 from vocable.settings import Settings
 from vocable.voices.engines import CloneEngine, CloneEngineError, engine_for
 from vocable.worker import protocol
@@ -88,15 +88,16 @@ async def call_voice(
 ) -> CallVoice:
     """The voice this call speaks in (see the module docstring)."""
     model = voice_model_of(config, settings)
+    path = config.reference_audio_path
+    clip = ReferenceClip(channel.http, path) if path else None
     embedded = await session_tts(
         base,
         sha256=config.reference_audio_sha256,
-        clip_path=config.reference_audio_path,
-        http=channel.http,
+        clip=clip,
         cache_root=settings.cache_dir / "voices",
     )
     voice = CallVoice(tts=embedded, voice_model=model)
-    if model == "embedded" or not config.reference_audio_sha256 or not config.reference_audio_path:
+    if model == "embedded" or not config.reference_audio_sha256 or clip is None:
         return voice  # nothing to clone: the agent has no reference voice
     engine = engine_for(model, settings, transport=transport)
     if engine is None:
@@ -106,7 +107,7 @@ async def call_voice(
         )
         voice.fell_back("not_configured")
         return voice
-    maker = _VoiceMaker(engine=engine, config=config, channel=channel)
+    maker = _VoiceMaker(engine=engine, config=config, channel=channel, clip=clip)
     try:
         voice_id = await asyncio.wait_for(maker.voice_id(), settings.voice_clone_timeout_seconds)
     except (CloneEngineError, httpx.HTTPError, TimeoutError) as e:
@@ -152,6 +153,7 @@ class _VoiceMaker:
     engine: CloneEngine
     config: WorkerSessionConfig
     channel: WorkerChannel
+    clip: ReferenceClip
 
     async def voice_id(self) -> str:
         cached = await self._cached()
@@ -159,8 +161,7 @@ class _VoiceMaker:
 
     async def recreate(self) -> str:
         """Upload the clip to the engine and remember the voice it made."""
-        assert self.config.reference_audio_path is not None
-        clip = await fetch_reference_clip(self.channel.http, self.config.reference_audio_path)
+        clip = await self.clip.get()
         label = self.config.voice_id or (self.config.reference_audio_sha256 or "")[:24]
         voice_id = await self.engine.create_voice(clip, label=label)
         log.info("made a cloned voice", extra={"engine": self.engine.name})
