@@ -133,7 +133,7 @@ def test_reference_voice_changes_are_audited_by_whom_and_without_the_url(
         ("voice.deleted", "api_key", tenant.api_key_id, fetched_id),
     ]
     assert [e["details"] for e in voices[:2]] == [{"source": "upload"}, {"source": "url"}]
-    assert [e["ip"] for e in voices[2:]] == ["127.0.0.1", "127.0.0.1"]
+    assert [e["ip"] for e in voices] == ["127.0.0.1"] * 4
     text = http.get("/api/audit", params={"limit": 500}).text
     assert "SECRET-TOKEN" not in text and f"127.0.0.1:{site.port}" not in text
 
@@ -154,6 +154,7 @@ def test_a_voice_from_a_session_url_is_audited_for_the_key(
     assert len(created) == 1
     assert (created[0]["actor_kind"], created[0]["actor_id"]) == ("api_key", tenant.api_key_id)
     assert created[0]["details"] == {"source": "url"}
+    assert created[0]["ip"] == "127.0.0.1"
 
 
 def test_knowledge_document_changes_are_audited_by_whom(

@@ -242,7 +242,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 WorkerDep = Annotated[None, Depends(get_worker)]
 
 
-def _ip(request: Request, platform: Platform) -> str | None:
+def request_ip(request: Request, platform: Platform) -> str | None:
+    """The client address as text (for the audit log), or ``None``."""
     address = client_address(request, platform.settings.trusted_proxies)
     return str(address) if address is not None else None
 
@@ -250,14 +251,14 @@ def _ip(request: Request, platform: Platform) -> str | None:
 def get_actor(request: Request, principal: PrincipalDep, platform: PlatformDep) -> Actor:
     """Who is making this change, for the audit log."""
     if principal.api_key is not None:
-        return Actor(kind="api_key", id=principal.api_key.id, ip=_ip(request, platform))
+        return Actor(kind="api_key", id=principal.api_key.id, ip=request_ip(request, platform))
     user_id = principal.user.id if principal.user is not None else None
-    return Actor(kind="user", id=user_id, ip=_ip(request, platform))
+    return Actor(kind="user", id=user_id, ip=request_ip(request, platform))
 
 
 def get_user_actor(request: Request, user: CurrentUser, platform: PlatformDep) -> Actor:
     """A dashboard user making a change (key management), for the audit log."""
-    return Actor(kind="user", id=user.id, ip=_ip(request, platform))
+    return Actor(kind="user", id=user.id, ip=request_ip(request, platform))
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

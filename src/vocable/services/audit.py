@@ -9,6 +9,7 @@ and secrets stay out of the log.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,12 +103,22 @@ def list_events(
     return list(db.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
 
 
+_client_ips: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+
+
+def note_client_ip(obj: object, ip: str | None) -> None:
+    """Remember the client address of the request that created ``obj``, for the event the
+    flush hook below records (objects created deep inside a service carry no actor)."""
+    if ip is not None:
+        _client_ips[obj] = ip
+
+
 @event.listens_for(Session, "before_flush")
 def _record_new_voices(db: Session, *_: object) -> None:
     # A voice is created by several paths (an agent's upload or URL, a session's
     # reference_audio_url) inside vocable.voices, which commits on its own; recording it
     # here writes the event in the same flush, whichever path added it. Its provenance
-    # names the actor; the client address is not known at this depth.
+    # names the actor; the request's client address rides along on the new object.
     for voice in [obj for obj in db.new if isinstance(obj, Voice)]:
         record(
             db,
@@ -115,6 +126,7 @@ def _record_new_voices(db: Session, *_: object) -> None:
             actor=Actor(
                 kind="api_key" if voice.created_by_kind == "api_key" else "user",
                 id=voice.created_by_id,
+                ip=_client_ips.pop(voice, None),
             ),
             action="voice.created",
             target_id=voice.id,

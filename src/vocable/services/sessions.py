@@ -127,6 +127,7 @@ def _session_voice(
     key: ApiKey | None,
     user_id: str | None,
     url: str,
+    client_ip: str | None,
 ) -> Voice:
     """The voice of a ``reference_audio_url`` override, fetched unless used recently.
 
@@ -138,7 +139,11 @@ def _session_voice(
     if key is not None:
         _check_key_rate(db, key, platform.settings.key_rate_limit_per_minute, now)
     _check_concurrency(db, org_id, platform.settings.max_concurrent_sessions_per_org, now)
-    by = AddedBy("api_key", key.id) if key is not None else AddedBy("user", user_id or "")
+    by = (
+        AddedBy("api_key", key.id, client_ip)
+        if key is not None
+        else AddedBy("user", user_id or "", client_ip)
+    )
     try:
         return voice_from_url(
             db, platform.settings, org_id=org_id, url=url, added_by=by, cache=session_url_cache
@@ -155,6 +160,7 @@ def create_session(
     key: ApiKey | None,
     req: SessionRequest,
     user_id: str | None = None,
+    client_ip: str | None = None,
 ) -> CreatedSession:
     """Freeze the effective configuration into a new session row and mint its join token.
 
@@ -170,7 +176,13 @@ def create_session(
     if req.reference_audio_url is not None:
         check_language(agent.stt_engine, req.language or agent.language)  # before fetching
         voice = _session_voice(
-            db, platform, org_id=org_id, key=key, user_id=user_id, url=req.reference_audio_url
+            db,
+            platform,
+            org_id=org_id,
+            key=key,
+            user_id=user_id,
+            url=req.reference_audio_url,
+            client_ip=client_ip,
         )
     with _organisation_serialised(db, org_id):
         now = datetime.now(UTC)

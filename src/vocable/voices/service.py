@@ -16,6 +16,7 @@ from vocable.api.errors import ApiError
 from vocable.db.models import Agent, Voice
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy
+from vocable.services import audit
 from vocable.settings import Settings
 from vocable.voices.cache import UrlVoiceCache
 from vocable.voices.clones import clones_of, delete_engine_copies_later
@@ -41,6 +42,8 @@ class AddedBy:
 
     kind: Literal["user", "api_key"]
     id: str
+    ip: str | None = None
+    """The client address of the request that added it (for the audit log only)."""
 
 
 def voice_store(settings: Settings) -> VoiceStore:
@@ -103,6 +106,7 @@ def add_voice(
             created_by_kind=added_by.kind,
             created_by_id=added_by.id,
         )
+        audit.note_client_ip(voice, added_by.ip)
         db.add(voice)
         try:
             db.commit()

@@ -17,6 +17,7 @@ from vocable.api.deps import (
     Principal,
     PrincipalDep,
     SessionSlot,
+    request_ip,
 )
 from vocable.api.errors import ApiError
 from vocable.api.routes.sessions import session_envelope
@@ -36,6 +37,7 @@ from vocable.db.models import Agent, Voice, VoiceSession
 from vocable.platform import Platform
 from vocable.services import agents as agent_service
 from vocable.services import audit
+from vocable.services.audit import Actor
 from vocable.services.sessions import create_session, list_turns, revoke_session
 from vocable.voices import IntakeLimits, VoiceRefused, prepare_clip
 from vocable.voices.clones import prepare_agent_clone_later
@@ -94,14 +96,20 @@ def _org_voice_or_422(db: Session, principal: Principal, voice_id: str) -> Voice
     return voice
 
 
-def _voice_from_agent_url(db: Session, platform: Platform, principal: Principal, url: str) -> Voice:
+def _voice_from_agent_url(
+    db: Session, platform: Platform, principal: Principal, actor: Actor, url: str
+) -> Voice:
     """Fetch and store the agent's reference URL; a refusal is a 422 on that field.
 
     Runs before the agent is touched, so a refused URL leaves the agent as it was.
     """
     try:
         return voice_from_url(
-            db, platform.settings, org_id=principal.org_id, url=url, added_by=added_by(principal)
+            db,
+            platform.settings,
+            org_id=principal.org_id,
+            url=url,
+            added_by=added_by(principal, actor),
         )
     except VoiceRefused as e:
         raise refusal_error(e, "reference_audio_url") from None
@@ -127,7 +135,7 @@ def create_agent(
     if body.voice_id is not None:
         voice = _org_voice_or_422(db, principal, body.voice_id)
     elif body.reference_audio_url is not None:
-        voice = _voice_from_agent_url(db, platform, principal, body.reference_audio_url)
+        voice = _voice_from_agent_url(db, platform, principal, actor, body.reference_audio_url)
     agent = agent_service.create_agent(db, org_id=principal.org_id, data=body, actor=actor)
     if voice is not None:
         link_voice(agent, voice)
@@ -163,7 +171,7 @@ def update_agent(
     if "voice_id" in given and body.voice_id is not None:
         new_voice = _org_voice_or_422(db, principal, body.voice_id)
     elif "reference_audio_url" in given and body.reference_audio_url is not None:
-        new_voice = _voice_from_agent_url(db, platform, principal, body.reference_audio_url)
+        new_voice = _voice_from_agent_url(db, platform, principal, actor, body.reference_audio_url)
     if "voice_id" in given:
         link_voice(agent, new_voice)
         agent.reference_audio_url = None  # the voice no longer comes from that URL
@@ -187,7 +195,11 @@ def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep, actor: Actor
     responses={404: {}, 411: {}, 422: {}},
 )
 async def upload_voice(
-    agent_id: str, request: Request, principal: PrincipalDep, platform: PlatformDep
+    agent_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    platform: PlatformDep,
+    actor: ActorDep,
 ) -> AgentPublic:
     """Decode, check and normalise the clip, store it as a voice and make it the agent's.
 
@@ -216,7 +228,7 @@ async def upload_voice(
         name = display_name(upload.filename, "Uploaded clip")
     finally:
         await form.close()
-    by = added_by(principal)
+    by = added_by(principal, actor)
 
     def _store() -> Agent:
         # decoding is CPU work and the database is blocking: both off the event loop
@@ -285,6 +297,7 @@ def list_call_records(
 )
 def create_test_session(
     _slot: SessionSlot,
+    request: Request,
     agent_id: str,
     db: DbDep,
     platform: PlatformDep,
@@ -298,7 +311,15 @@ def create_test_session(
     """
     overrides = body.model_dump(exclude_none=True) if body else {}
     req = SessionRequest(agent=agent_id, **overrides)
-    created = create_session(db, platform, org_id=user.org_id, key=None, req=req, user_id=user.id)
+    created = create_session(
+        db,
+        platform,
+        org_id=user.org_id,
+        key=None,
+        req=req,
+        user_id=user.id,
+        client_ip=request_ip(request, platform),
+    )
     return session_envelope(created, platform)
 
 

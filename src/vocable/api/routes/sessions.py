@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep, SessionSlot
+from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep, SessionSlot, request_ip
 from vocable.api.schemas import SessionCredentials, SessionEnvelope, SessionRequest
 from vocable.platform import Platform
 from vocable.services.sessions import CreatedSession, create_session
@@ -13,9 +13,16 @@ router = APIRouter(tags=["sessions"])
 
 
 def _create(
-    _slot: SessionSlot, req: SessionRequest, key: ApiKeyDep, db: DbDep, platform: PlatformDep
+    _slot: SessionSlot,
+    request: Request,
+    req: SessionRequest,
+    key: ApiKeyDep,
+    db: DbDep,
+    platform: PlatformDep,
 ) -> SessionEnvelope:
-    created = create_session(db, platform, org_id=key.org_id, key=key, req=req)
+    created = create_session(
+        db, platform, org_id=key.org_id, key=key, req=req, client_ip=request_ip(request, platform)
+    )
     return session_envelope(created, platform)
 
 

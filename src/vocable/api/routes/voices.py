@@ -16,13 +16,14 @@ from vocable.voices.store import VoiceStore
 router = APIRouter(prefix="/api/voices", tags=["voices"])
 
 
-def added_by(principal: Principal) -> AddedBy:
-    """Provenance of what ``principal`` adds: the API key when one was used, else the user."""
+def added_by(principal: Principal, actor: audit.Actor) -> AddedBy:
+    """Provenance of what ``principal`` adds: the API key when one was used, else the user,
+    with the client address of ``actor`` (the same request) for the audit log."""
     if principal.api_key is not None:
-        return AddedBy(kind="api_key", id=principal.api_key.id)
+        return AddedBy(kind="api_key", id=principal.api_key.id, ip=actor.ip)
     if principal.user is None:  # get_principal always sets one of the two
         raise ApiError(401, "unauthorized", "Sign in or send an x-api-key header")
-    return AddedBy(kind="user", id=principal.user.id)
+    return AddedBy(kind="user", id=principal.user.id, ip=actor.ip)
 
 
 def audio_response(store: VoiceStore, sha256: str) -> FileResponse:
