@@ -234,7 +234,9 @@ class Settings(BaseSettings):
     long, so receivers can switch without losing events."""
     webhook_delivery_retention_days: int = Field(default=30, ge=0, le=3650)
     """Delivered and failed deliveries older than this (since their last change) are
-    deleted by the session sweeper; pending ones never are. 0 keeps them for good."""
+    deleted by the session sweeper, and so are events older than this that no pending or
+    in-flight delivery needs (their payloads hold transcripts); pending ones never are.
+    0 keeps them for good."""
 
     dashboard_dir: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parents[2] / "web" / "dashboard" / "dist"

@@ -1,6 +1,8 @@
 """Retention of the webhook delivery log on both databases: the session sweeper deletes
 delivered and failed deliveries past ``webhook_delivery_retention_days``, never pending or
-in-flight ones, at most once per purge interval; the API runs it with its sweeper."""
+in-flight ones, at most once per purge interval; the API runs it with its sweeper. Events
+(their payloads hold transcripts) past the same retention go too, with their finished
+deliveries, unless a pending or in-flight delivery still needs them."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session
 from tests.conftest import Tenant, database_url_for, make_tenant
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
@@ -21,6 +24,7 @@ from vocable.platform import Platform
 from vocable.services.sweeper import SessionSweeper
 from vocable.settings import Settings
 from vocable.webhooks import service
+from vocable.webhooks.retention import purge_old_events
 from vocable.webhooks.schemas import WebhookEndpointCreate
 
 DAY = timedelta(days=1)
@@ -40,9 +44,12 @@ class NoRooms:
 
 
 class Log:
-    """An endpoint of ``tenant`` with one event, to hang deliveries of any age on."""
+    """An endpoint of ``tenant`` with one event (created ``event_age`` ago), to hang
+    deliveries of any age on."""
 
-    def __init__(self, platform: Platform, tenant: Tenant) -> None:
+    def __init__(
+        self, platform: Platform, tenant: Tenant, event_age: timedelta = timedelta(0)
+    ) -> None:
         self.platform = platform
         with platform.sessions() as db:
             created = service.create_endpoint(
@@ -55,13 +62,7 @@ class Log:
                 max_endpoints=10,
             )
             self.org_id, self.endpoint_id = tenant.org_id, created.row.id
-            self.event_id = new_id("whe")
-            db.add(
-                WebhookEvent(
-                    id=self.event_id, org_id=self.org_id, type="session.ended", payload="{}"
-                )
-            )
-            db.commit()
+            self.event_id = add_event(db, self.org_id, event_age)
 
     def add(self, status: str, age: timedelta, count: int = 1) -> str:
         """Deliveries that reached ``status`` ``age`` ago (pending ones due tomorrow);
@@ -96,6 +97,30 @@ class Log:
                 WebhookDelivery.endpoint_id == self.endpoint_id
             )
             return set(db.scalars(query))
+
+    def event_kept(self) -> bool:
+        return event_exists(self.platform, self.event_id)
+
+
+def add_event(db: Session, org_id: str, age: timedelta) -> str:
+    """An event created ``age`` ago, with a transcript in its payload; returns its id."""
+    event_id = new_id("whe")
+    db.add(
+        WebhookEvent(
+            id=event_id,
+            org_id=org_id,
+            type="session.ended",
+            payload='{"data":{"session":{"turns":[{"text":"my card number is"}]}}}',
+            created_at=datetime.now(UTC) - age,
+        )
+    )
+    db.commit()
+    return event_id
+
+
+def event_exists(platform: Platform, event_id: str) -> bool:
+    with platform.sessions() as db:
+        return db.get(WebhookEvent, event_id) is not None
 
 
 def sweeper(platform: Platform, retention: timedelta | None) -> SessionSweeper:
@@ -182,9 +207,13 @@ def test_the_api_purges_the_delivery_log_with_its_sweeper(
     old = log.add("delivered", 3 * DAY)
     recent = log.add("failed", DAY)
     waiting = log.add("pending", 3 * DAY)
+    with platform.sessions() as db:
+        old_event = add_event(db, tenant.org_id, 3 * DAY)
     with running_api(platform) as server, httpx.Client(base_url=server.url, timeout=30) as c:
         deadline = time.monotonic() + 20
-        while old in log.remaining() and time.monotonic() < deadline:
+        while (old in log.remaining() or event_exists(platform, old_event)) and (
+            time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         listed = c.get(
             f"/api/webhooks/{log.endpoint_id}/deliveries", headers={"x-api-key": tenant.api_key}
@@ -192,3 +221,113 @@ def test_the_api_purges_the_delivery_log_with_its_sweeper(
     assert listed.status_code == 200, listed.text
     assert {d["id"] for d in listed.json()} == {recent, waiting}
     assert log.remaining() == {recent, waiting}
+    assert not event_exists(platform, old_event)
+    assert log.event_kept()  # created just now
+
+
+def test_an_old_event_whose_deliveries_are_all_finished_is_deleted_with_them(
+    api: ApiServer, tenant: Tenant
+) -> None:
+    log = Log(api.platform, tenant, event_age=10 * DAY)
+    log.add("delivered", 10 * DAY)
+    log.add("failed", 9 * DAY)
+    log.add("delivered", DAY)  # redelivered lately: the event's age decides, not this
+    assert log.event_kept()
+
+    sweeper(api.platform, retention=7 * DAY).sweep()
+
+    assert not log.event_kept()
+    assert log.remaining() == set()
+
+
+def test_an_old_event_that_a_pending_or_in_flight_delivery_needs_stays(
+    api: ApiServer, tenant: Tenant
+) -> None:
+    waiting = Log(api.platform, tenant, event_age=20 * DAY)
+    pending = waiting.add("pending", 20 * DAY)
+    old_delivered = waiting.add("delivered", 20 * DAY)
+    sending = Log(api.platform, tenant, event_age=20 * DAY)
+    delivering = sending.add("delivering", 20 * DAY)
+    finished = sending.add("failed", 2 * DAY)
+
+    sweeper(api.platform, retention=7 * DAY).sweep()
+
+    assert waiting.event_kept() and sending.event_kept()
+    assert waiting.remaining() == {pending}  # the finished one went with the delivery log
+    assert old_delivered not in waiting.remaining()
+    assert sending.remaining() == {delivering, finished}
+
+
+def test_events_within_the_retention_stay(api: ApiServer, tenant: Tenant) -> None:
+    log = Log(api.platform, tenant, event_age=5 * DAY)
+    delivered = log.add("delivered", 5 * DAY)
+    with api.platform.sessions() as db:
+        lone = add_event(db, tenant.org_id, 6 * DAY)
+
+    sweeper(api.platform, retention=7 * DAY).sweep()
+
+    assert log.event_kept() and event_exists(api.platform, lone)
+    assert log.remaining() == {delivered}
+
+
+def test_an_old_event_without_any_delivery_is_deleted(api: ApiServer, tenant: Tenant) -> None:
+    # an organisation without endpoints: its events never had a delivery
+    with api.platform.sessions() as db:
+        lone = add_event(db, tenant.org_id, 8 * DAY)
+        recent = add_event(db, tenant.org_id, 6 * DAY)
+
+    sweeper(api.platform, retention=7 * DAY).sweep()
+
+    assert not event_exists(api.platform, lone)
+    assert event_exists(api.platform, recent)
+
+
+def test_without_a_retention_no_event_is_deleted(api: ApiServer, tenant: Tenant) -> None:
+    with api.platform.sessions() as db:
+        ancient = add_event(db, tenant.org_id, 3000 * DAY)
+    sweeper(api.platform, retention=None).sweep()
+    assert event_exists(api.platform, ancient)
+
+
+def test_an_event_redelivered_while_it_is_purged_stays_with_its_delivery(
+    api: ApiServer, tenant: Tenant
+) -> None:
+    """The deletes check again what the select found: a delivery queued for redelivery
+    between the two is pending, so neither it nor its event is deleted."""
+    log = Log(api.platform, tenant, event_age=10 * DAY)
+    redelivered = log.add("failed", 10 * DAY)
+    raced = []
+
+    def redeliver_first(state: ORMExecuteState) -> None:
+        if state.is_delete and not raced:
+            raced.append(True)
+            with api.platform.sessions() as other:
+                endpoint = service.get_endpoint(other, log.org_id, log.endpoint_id)
+                assert service.redeliver(other, endpoint, redelivered).status == "pending"
+
+    with api.platform.sessions() as db:
+        event.listen(db, "do_orm_execute", redeliver_first)
+        purge_old_events(db, before=datetime.now(UTC) - 7 * DAY)
+
+    assert raced
+    assert log.event_kept()
+    assert log.remaining() == {redelivered}
+
+
+def test_many_old_events_are_deleted_in_batches(api: ApiServer, tenant: Tenant) -> None:
+    now = datetime.now(UTC)
+    ids = [new_id("whe") for _ in range(1203)]
+    with api.platform.sessions() as db:
+        db.add_all(
+            WebhookEvent(
+                id=i,
+                org_id=tenant.org_id,
+                type="session.ended",
+                payload="{}",
+                created_at=now - 10 * DAY,
+            )
+            for i in ids
+        )
+        db.commit()
+        assert purge_old_events(db, before=now - 7 * DAY, batch=100) >= 1203
+        assert db.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(ids))).all() == []

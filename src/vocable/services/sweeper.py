@@ -15,7 +15,9 @@ catches the rest, every ``session_sweep_seconds``:
   then closes the room, always gets to give its own reason).
 
 It also keeps the webhook delivery log bounded: once every ``purge_every``, delivered and
-failed deliveries older than the retention period are deleted (never pending ones).
+failed deliveries older than the retention period are deleted (never pending ones), and
+so are events (their payloads hold transcripts) older than it that no pending or
+in-flight delivery still needs.
 
 State lives in the database and every change goes through ``record_event``, which never
 reopens or changes an ended call, so any number of API processes may sweep at once.
@@ -37,7 +39,7 @@ from vocable.db.models import VoiceSession
 from vocable.livekit.rooms import RoomAdminError
 from vocable.livekit.webhooks import MEDIA_LOST, WORKER_LOST
 from vocable.services.sessions import record_event
-from vocable.webhooks.retention import purge_finished_deliveries
+from vocable.webhooks.retention import purge_finished_deliveries, purge_old_events
 
 log = logging.getLogger("vocable.services.sweeper")
 
@@ -97,9 +99,10 @@ class SessionSweeper:
         purge_every: timedelta = timedelta(hours=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """``delivery_retention``: how long finished webhook deliveries are kept (None:
-        for good); the purge runs on the first pass, then once every ``purge_every``
-        (the log grows by minutes, not seconds: no need to scan it every pass)."""
+        """``delivery_retention``: how long finished webhook deliveries, and events no
+        unfinished delivery needs, are kept (None: for good); the purge runs on the first
+        pass, then once every ``purge_every`` (the log grows by minutes, not seconds: no
+        need to scan it every pass)."""
         self._sessions = sessions
         self._rooms = rooms
         self._interval = interval_seconds
@@ -149,13 +152,19 @@ class SessionSweeper:
         return closed + silent
 
     def purge_deliveries(self, now: datetime) -> int:
-        """Delete finished webhook deliveries older than the retention; returns how many."""
+        """Delete finished webhook deliveries older than the retention, then the events
+        past it that no unfinished delivery needs; returns how many deliveries."""
         if self._retention is None:
             return 0
+        before = now - self._retention
         with self._sessions() as db:
-            deleted = purge_finished_deliveries(db, before=now - self._retention)
+            deleted = purge_finished_deliveries(db, before=before)
         if deleted:
             log.info("deleted %d webhook deliveries past their retention", deleted)
+        with self._sessions() as db:
+            events = purge_old_events(db, before=before)
+        if events:
+            log.info("deleted %d webhook events past their retention", events)
         return deleted
 
     def _end_expired(self, now: datetime) -> list[ClosedSession]:

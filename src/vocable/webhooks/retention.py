@@ -1,8 +1,13 @@
-"""Retention of the delivery log: finished deliveries are deleted once they are old.
+"""Retention of the delivery log and of the events it sends.
 
 A delivery is finished when it is ``delivered`` or ``failed``; its ``updated_at`` is the
 moment it got there (every state change sets it). Pending and in-flight deliveries are
 never deleted, however old: they are the outbox, not the log.
+
+An event (its ``payload`` holds the call's transcript) is deleted once it is older than
+the retention and none of its deliveries is pending or in flight; its finished
+deliveries go with it. An event no endpoint subscribed to has no deliveries at all and
+is deleted at the same age.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from vocable.db.models import WebhookDelivery
+from vocable.db.models import WebhookDelivery, WebhookEvent
 
 FINISHED = ("delivered", "failed")
+UNFINISHED = ("pending", "delivering")
 
 
 def purge_finished_deliveries(db: Session, *, before: datetime, batch: int = 500) -> int:
@@ -34,4 +40,43 @@ def purge_finished_deliveries(db: Session, *, before: datetime, batch: int = 500
         db.commit()
         deleted += int(result.rowcount)  # type: ignore[attr-defined]
         if len(ids) < batch:
+            return deleted
+
+
+def purge_old_events(db: Session, *, before: datetime, batch: int = 500) -> int:
+    """Delete events created before ``before`` that no unfinished delivery still needs,
+    with their finished deliveries; returns how many events.
+
+    Batches of one commit each, like :func:`purge_finished_deliveries`. Each batch first
+    deletes the finished deliveries of its events (checking their status again, so one
+    queued for redelivery meanwhile is pending now and stays), then only those events
+    that have no delivery left at all. The cascade from events to deliveries therefore
+    never removes anything: an event whose delivery became pending stays, with it.
+    Deliveries are only ever inserted with their event, so an event with none never
+    gains one.
+    """
+    unfinished = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.status.in_(UNFINISHED))
+        .exists()
+    )
+    any_delivery = select(WebhookDelivery.id).where(WebhookDelivery.event_id == WebhookEvent.id)
+    old = WebhookEvent.created_at < before
+    deleted = 0
+    while True:
+        ids = db.scalars(select(WebhookEvent.id).where(old, ~unfinished).limit(batch)).all()
+        if not ids:
+            return deleted
+        db.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.event_id.in_(ids), WebhookDelivery.status.in_(FINISHED)
+            )
+        )
+        result = db.execute(
+            delete(WebhookEvent).where(WebhookEvent.id.in_(ids), old, ~any_delivery.exists())
+        )
+        db.commit()
+        done = int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += done
+        if len(ids) < batch or done == 0:
             return deleted
