@@ -1,14 +1,17 @@
-"""Admission control: past its in-flight limit, session creation is refused at once.
+"""Admission control: past its in-flight limit, session creation (and dashboard sign-in)
+is refused at once.
 
 Requests are held in flight deterministically: the test takes the same per-organisation
 lock the API takes to count-then-insert a session (a process lock with SQLite, a row
 lock on the organisation in PostgreSQL), so admitted requests wait inside the API until
-the test lets them go.
+the test lets them go. Sign-ins are held in their password check, which the test gates
+(the API runs in the test's process).
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +24,7 @@ from tests.conftest import Tenant, database_url_for, make_tenant
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
 from vocable.api.admission import Admission
+from vocable.api.routes import auth as auth_routes
 from vocable.db.models import Organization, VoiceSession
 from vocable.platform import Platform
 from vocable.services import sessions as session_service
@@ -38,6 +42,7 @@ def gated_api(
         tmp_path_factory.mktemp("data"),
         db_url,
         api_max_inflight_sessions=LIMIT,
+        api_max_inflight_logins=LIMIT,
         api_admission_wait_ms=200,
         max_concurrent_sessions_per_org=1000,
         key_rate_limit_per_minute=1000,
@@ -147,3 +152,68 @@ def test_refused_and_failed_requests_give_their_slot_back(gated_api: ApiServer) 
             assert bad_key.status_code == 401
         assert admission.sessions.in_flight == 0
         assert create(gated_api, tenant).status_code == 200
+
+
+class HeldPasswordChecks:
+    """The sign-in route's password check, held until :meth:`release` (or a minute)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = 0
+        self._count = threading.Lock()
+        self._go = threading.Event()
+        real = auth_routes.verify_password
+
+        def held(password_hash: str | None, password: str) -> bool:
+            with self._count:
+                self.entered += 1
+            self._go.wait(60)
+            return real(password_hash, password)
+
+        monkeypatch.setattr(auth_routes, "verify_password", held)
+
+    def release(self) -> None:
+        self._go.set()
+
+
+def sign_in(api: ApiServer, email: str, password: str, timeout: float = 60) -> httpx.Response:
+    return httpx.post(
+        api.url + "/api/auth/login", json={"email": email, "password": password}, timeout=timeout
+    )
+
+
+def test_a_sign_in_past_the_in_flight_limit_gets_503_at_once(
+    gated_api: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(gated_api.platform)
+    admission: Admission = gated_api.app.state.admission
+    checks = HeldPasswordChecks(monkeypatch)
+    passwords = [tenant.password, "not-the-password"]  # LIMIT sign-ins, one of them wrong
+    with ThreadPoolExecutor(LIMIT) as pool:
+        try:
+            held = [pool.submit(sign_in, gated_api, tenant.email, p) for p in passwords]
+            wait_until(lambda: checks.entered == LIMIT, "both sign-ins check their password")
+            in_flight = admission.logins.in_flight
+            # without the gate this one would wait behind the held ones: the client's
+            # deadline turns that into a failure
+            refused = sign_in(gated_api, tenant.email, tenant.password, timeout=10)
+            entered_while_held = checks.entered
+            # the other gate is separate: session creation still works
+            assert create(gated_api, tenant).status_code == 200
+        finally:
+            checks.release()
+        answered = [f.result() for f in held]
+
+    assert in_flight == LIMIT
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "1"
+    body = refused.json()
+    assert body["success"] is False and body["code"] == "overloaded"
+    assert "set-cookie" not in refused.headers
+    assert entered_while_held == LIMIT  # refused before any password work
+
+    assert [r.status_code for r in answered] == [200, 401]
+    assert answered[1].json()["code"] == "invalid_credentials"
+    assert admission.logins.in_flight == 0  # a refused or failed sign-in keeps no slot
+    again = sign_in(gated_api, tenant.email, tenant.password)
+    assert again.status_code == 200, again.text
+    assert again.json()["user"]["email"] == tenant.email
