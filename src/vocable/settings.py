@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     # --- reference voice: cloning engines (see docs/architecture.md, "Reference voice") --
     default_voice_model: str = "embedded"
     """Voice engine of agents that name none: ``embedded`` (voice matching on the agent's
-    TTS), ``clone-server`` or ``elevenlabs``; an engine not configured here falls back to
-    ``embedded`` with a warning and a ``voice_fallback`` event to the caller."""
+    TTS), ``clone-server``, ``elevenlabs`` or ``cartesia``; an engine not configured here
+    falls back to ``embedded`` with a warning and a ``voice_fallback`` event to the
+    caller."""
     clone_server_url: str | None = None
     """A self-hosted zero-shot cloning server: OpenAI-compatible ``/v1/audio/speech`` plus
     a voice library at ``/v1/voices`` (as the open-source Chatterbox TTS API exposes)."""
@@ -108,6 +109,9 @@ class Settings(BaseSettings):
     elevenlabs_api_key: SecretStr | None = None
     elevenlabs_base_url: str = "https://api.elevenlabs.io"
     elevenlabs_model: str = "eleven_flash_v2_5"
+    cartesia_api_key: SecretStr | None = None
+    cartesia_base_url: str = "https://api.cartesia.ai"
+    cartesia_model: str = "sonic-3"
     voice_clone_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     """Registering or creating a cloned voice for a call longer than this gives up, and
     the call speaks in the embedded voice."""

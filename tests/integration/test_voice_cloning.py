@@ -28,6 +28,7 @@ from tests.support.clone_engines import (
     RATE,
     EngineState,
     RunningEngine,
+    cartesia_app,
     chatterbox_app,
     elevenlabs_app,
     running_engine,
@@ -42,7 +43,7 @@ from vocable.providers.espeak_tts import EspeakTTS
 from vocable.providers.matched_tts import MatchedTTS
 from vocable.settings import Settings
 from vocable.voices.clones import prepare_clone
-from vocable.voices.engines import CloneEngineError, CloneServer, ElevenLabs
+from vocable.voices.engines import Cartesia, CloneEngineError, CloneServer, ElevenLabs
 from vocable.voices.service import voice_store
 from vocable.worker.channel import WorkerChannel
 from vocable.worker.enrolments import cached_hashes, prune_enrolments
@@ -51,6 +52,7 @@ from vocable.worker.voice import CallVoice, call_voice
 SESSIONS = "/api/agents/agent-session/"
 SERVER_KEY = "clone-server-secret-" + secrets.token_hex(4)
 ELEVEN_KEY = "xi-secret-" + secrets.token_hex(8)
+CARTESIA_KEY = "sk_car_" + secrets.token_hex(8)
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +69,23 @@ def eleven() -> Iterator[RunningEngine]:
         yield engine
 
 
-def engine_settings(chatterbox: RunningEngine, eleven: RunningEngine) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def cartesia() -> Iterator[RunningEngine]:
+    state = EngineState(api_key=CARTESIA_KEY)
+    with running_engine(cartesia_app(state), state) as engine:
+        yield engine
+
+
+def engine_settings(
+    chatterbox: RunningEngine, eleven: RunningEngine, cartesia: RunningEngine
+) -> dict[str, Any]:
     return {
         "clone_server_url": chatterbox.url,
         "clone_server_api_key": SERVER_KEY,
         "elevenlabs_api_key": ELEVEN_KEY,
         "elevenlabs_base_url": eleven.url,
+        "cartesia_api_key": CARTESIA_KEY,
+        "cartesia_base_url": cartesia.url,
     }
 
 
@@ -83,6 +96,7 @@ def api(
     tmp_path_factory: pytest.TempPathFactory,
     chatterbox: RunningEngine,
     eleven: RunningEngine,
+    cartesia: RunningEngine,
 ) -> Iterator[ApiServer]:
     """The API, configured with the same engines as the worker (it deletes their copies)."""
     settings = make_settings(
@@ -90,7 +104,7 @@ def api(
         database_url_for(request, backend, "t_" + secrets.token_hex(6)),
         max_concurrent_sessions_per_org=1000,
         key_rate_limit_per_minute=1000,
-        **engine_settings(chatterbox, eleven),
+        **engine_settings(chatterbox, eleven, cartesia),
     )
     with running_api(make_platform(settings)) as server:
         yield server
@@ -194,7 +208,12 @@ def test_agents_choose_a_voice_engine_and_unknown_ones_are_refused(
     http: httpx.Client, org: Tenant
 ) -> None:
     engines = http.get("/api/engines").json()
-    assert [e["name"] for e in engines["voice"]] == ["embedded", "clone-server", "elevenlabs"]
+    assert [e["name"] for e in engines["voice"]] == [
+        "embedded",
+        "clone-server",
+        "elevenlabs",
+        "cartesia",
+    ]
 
     created = http.post(
         "/api/agents", json={"name": "A", "voice_model": "elevenlabs"}, headers=key(org)
@@ -408,6 +427,64 @@ async def test_a_first_cloned_call_fetches_the_reference_clip_once(
         r for r in eleven.state.calls("POST", "/v1/voices/add") if agent["voice_id"] in r["name"]
     ]
     assert len(adds) == 1
+
+
+async def test_cartesia_clones_once_per_voice_and_streams_pcm(
+    api: ApiServer, http: httpx.Client, org: Tenant, cartesia: RunningEngine
+) -> None:
+    agent = agent_with_voice(http, org, language="fr-FR")
+    session_id = new_session(http, org, agent["id"], voice_model="cartesia")
+    voice, events = await voice_for(api, session_id)
+    samples, rate = await speak(voice, "Bonjour, comment puis-je vous aider ?")
+    assert voice.cloned and events == [] and rate == RATE and len(samples) > RATE // 2
+    assert np.abs(samples).max() > 3000  # the engine's audio, not silence
+
+    state = cartesia.state
+    clones = [r for r in state.calls("POST", "/voices/clone") if agent["voice_id"] in r["name"]]
+    assert len(clones) == 1
+    assert clones[0]["clip"] == stored_clip(http, org, agent["voice_id"])
+    voice_id = next(v for v, c in state.voices.items() if c == clones[0]["clip"])
+    spoken = [r for r in state.calls("POST", "/tts/bytes") if r["voice"] == voice_id]
+    assert spoken[-1]["body"] == {
+        "model_id": "sonic-3",
+        "transcript": "Bonjour, comment puis-je vous aider ?",
+        "voice": {"mode": "id", "id": voice_id},
+        "output_format": {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 24_000},
+        "language": "fr",
+    }
+    with api.platform.sessions() as db:
+        cached = db.scalar(
+            select(VoiceClone).where(
+                VoiceClone.voice_id == agent["voice_id"], VoiceClone.engine == "cartesia"
+            )
+        )
+        assert cached is not None and cached.provider_voice_id == voice_id
+
+    await voice_for(api, new_session(http, org, agent["id"], voice_model="cartesia"))
+    again = [r for r in state.calls("POST", "/voices/clone") if agent["voice_id"] in r["name"]]
+    assert len(again) == 1  # the API cached the voice id
+
+    assert http.delete(f"/api/voices/{agent['voice_id']}", headers=key(org)).status_code == 204
+    deadline = time.monotonic() + 15  # the engine is told in the background
+    while voice_id in state.voices and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert voice_id not in state.voices
+
+
+async def test_cartesia_refuses_a_wrong_key_and_reports_a_missing_voice(
+    cartesia: RunningEngine,
+) -> None:
+    wrong = Cartesia(api_key="not-the-key", base_url=cartesia.url)
+    with pytest.raises(CloneEngineError) as refused:
+        await wrong.create_voice(clip(), label="x")
+    assert refused.value.status == 401 and "not-the-key" not in str(refused.value)
+
+    engine = Cartesia(api_key=CARTESIA_KEY, base_url=cartesia.url)
+    cloned = ClonedTTS(engine=engine, voice_id="no-such-voice", language="en")
+    with pytest.raises(APIStatusError) as missing:
+        async with cloned.synthesize("Hello.") as stream:
+            await stream.collect()
+    assert missing.value.status_code == 404
 
 
 async def test_a_failing_engine_falls_back_to_the_embedded_voice_and_says_so(

@@ -10,6 +10,8 @@ request code sends: paths, headers, form fields, the uploaded clip, the JSON bod
 - :func:`elevenlabs_app`: ElevenLabs instant voice cloning and streaming speech
   (``POST /v1/voices/add``, ``DELETE /v1/voices/{id}``,
   ``POST /v1/text-to-speech/{id}/stream?output_format=pcm_24000`` answering raw PCM).
+- :func:`cartesia_app`: Cartesia voice cloning and speech, API version 2026-03-01
+  (``POST /voices/clone``, ``DELETE /voices/{id}``, ``POST /tts/bytes`` answering raw PCM).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import io
 import secrets
 import threading
 import time
+import uuid
 import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -212,6 +215,76 @@ def elevenlabs_app(state: EngineState) -> FastAPI:
         if request.query_params.get("output_format") != "pcm_24000":
             return JSONResponse({"detail": {"status": "invalid_output_format"}}, 400)
         pcm = tone(_seconds_for(body.get("text") or "")).tobytes()
+        return StreamingResponse(_chunks(pcm), media_type="audio/pcm")
+
+    return app
+
+
+def cartesia_app(state: EngineState) -> FastAPI:
+    """Cartesia's documented API, version 2026-03-01: ``Authorization: Bearer`` and the
+    ``Cartesia-Version`` header on every request."""
+    app = FastAPI()
+
+    def refused(request: Request) -> JSONResponse | None:
+        if request.headers.get("cartesia-version") != "2026-03-01":
+            return JSONResponse({"error": "Cartesia-Version header is required"}, 400)
+        if request.headers.get("authorization") != f"Bearer {state.api_key}":
+            return JSONResponse({"error": "Invalid API key"}, 401)
+        return None
+
+    @app.post("/voices/clone")
+    async def clone(
+        request: Request,
+        clip: Annotated[UploadFile, File()],
+        name: Annotated[str, Form()],
+        description: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        data = await clip.read()
+        state.requests.append(
+            {"method": "POST", "path": "/voices/clone", "name": name, "clip": data}
+        )
+        if (answer := refused(request)) is not None:
+            return answer
+        voice_id = str(uuid.uuid4())
+        state.voices[voice_id] = data
+        return JSONResponse({"id": voice_id, "name": name, "description": description or ""})
+
+    @app.delete("/voices/{voice_id}")
+    async def delete(request: Request, voice_id: str) -> Response:
+        state.requests.append({"method": "DELETE", "path": f"/voices/{voice_id}"})
+        if (answer := refused(request)) is not None:
+            return answer
+        if state.voices.pop(voice_id, None) is None:
+            return JSONResponse({"error": "Voice not found"}, 404)
+        return Response(status_code=204)
+
+    @app.post("/tts/bytes")
+    async def tts_bytes(request: Request) -> Response:
+        body = await request.json()
+        voice = body.get("voice") or {}
+        state.requests.append(
+            {
+                "method": "POST",
+                "path": "/tts/bytes",
+                "text": body.get("transcript"),
+                "voice": voice.get("id"),
+                "body": body,
+            }
+        )
+        if (answer := refused(request)) is not None:
+            return answer
+        if state.fail_speech:
+            return JSONResponse({"error": "server error"}, state.fail_speech)
+        if voice.get("mode") != "id" or voice.get("id") not in state.voices:
+            return JSONResponse({"error": "Voice not found"}, 404)
+        fmt = body.get("output_format") or {}
+        if (fmt.get("container"), fmt.get("encoding"), fmt.get("sample_rate")) != (
+            "raw",
+            "pcm_s16le",
+            RATE,
+        ):
+            return JSONResponse({"error": "unsupported output_format"}, 400)
+        pcm = tone(_seconds_for(body.get("transcript") or "")).tobytes()
         return StreamingResponse(_chunks(pcm), media_type="audio/pcm")
 
     return app

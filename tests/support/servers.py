@@ -125,6 +125,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "clone_server_api_key",
         "elevenlabs_api_key",
         "elevenlabs_base_url",
+        "cartesia_api_key",
+        "cartesia_base_url",
     ):
         value = getattr(settings, name)
         if value is not None:

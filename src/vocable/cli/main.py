@@ -175,7 +175,9 @@ def agents_create(
     language: Annotated[str, typer.Option()] = "en",
     voice_model: Annotated[
         str | None,
-        typer.Option(help="embedded, clone-server or elevenlabs; default: the deployment's"),
+        typer.Option(
+            help="embedded, clone-server, elevenlabs or cartesia; default: the deployment's"
+        ),
     ] = None,
     org: OrgOpt = None,
     as_json: JsonOpt = False,

@@ -41,6 +41,7 @@ ENGINES: tuple[Engine, ...] = (
         False,
     ),
     Engine("voice", "elevenlabs", "ElevenLabs instant voice cloning", False),
+    Engine("voice", "cartesia", "Cartesia voice cloning", False),
 )
 
 ENGINE_KINDS: tuple[EngineKind, ...] = ("stt", "llm", "tts", "voice")

@@ -9,8 +9,11 @@ Two kinds of engine turn a stored reference clip into a voice that speaks like i
 - :class:`ElevenLabs`: instant voice cloning (``POST /v1/voices/add``, multipart
   ``name`` and ``files``) returns a ``voice_id``; speech streams raw PCM from
   ``POST /v1/text-to-speech/{voice_id}/stream?output_format=pcm_24000``.
+- :class:`Cartesia`: voice cloning (``POST /voices/clone``, multipart ``clip`` and
+  ``name``) returns an ``id``; speech streams raw PCM from ``POST /tts/bytes`` (API
+  version ``2026-03-01``, sent as ``Cartesia-Version``).
 
-Both are used by the worker (create a voice once per stored voice, then speak with it;
+All are used by the worker (create a voice once per stored voice, then speak with it;
 see ``vocable.providers.cloned_tts``) and by the API (delete the engine's copy when an
 organisation deletes the voice). The engine's own ids are cached in ``voice_clones``.
 Credentials come from settings and go only into request headers: never into logs,
@@ -255,6 +258,78 @@ class ElevenLabs:
             yield resp
 
 
+CARTESIA_VERSION = "2026-03-01"
+
+
+class Cartesia:
+    """Cartesia voice cloning and speech from ``/tts/bytes`` (raw 24 kHz 16-bit PCM)."""
+
+    name = "cartesia"
+    sample_rate = 24_000
+    speech_format: SpeechFormat = "audio/pcm"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.cartesia.ai",
+        model: str = "sonic-3",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}", "Cartesia-Version": CARTESIA_VERSION}
+        self._http = _Http(base_url, headers, transport)
+        self._model = model
+        self.target = base_url.rstrip("/")
+
+    async def create_voice(self, clip_wav: bytes, *, label: str) -> str:
+        resp = await self._http.send(
+            "creating the voice",
+            "POST",
+            "/voices/clone",
+            timeout=60.0,
+            data={
+                "name": f"vocable-{label}",
+                "description": "Reference voice added through Vocable",
+            },
+            files={"clip": ("reference.wav", clip_wav, "audio/wav")},
+        )
+        _raise_for(resp, "creating the voice")
+        try:
+            data = resp.json()
+        except ValueError as e:
+            raise CloneEngineError("creating the voice: the answer was not JSON") from e
+        voice_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(voice_id, str) or not voice_id or len(voice_id) > 255:
+            raise CloneEngineError("creating the voice: no id in the answer")
+        return voice_id
+
+    async def delete_voice(self, voice_id: str) -> None:
+        await self._http.delete_voice(f"/voices/{voice_id}")
+
+    @asynccontextmanager
+    async def speech(
+        self, voice_id: str, text: str, *, language: str, timeout: float
+    ) -> AsyncIterator[httpx.Response]:
+        body: dict[str, Any] = {
+            "model_id": self._model,
+            "transcript": text,
+            "voice": {"mode": "id", "id": voice_id},
+            "output_format": {
+                "container": "raw",
+                "encoding": "pcm_s16le",
+                "sample_rate": self.sample_rate,
+            },
+            "language": language.split("-")[0].lower() or "en",
+        }
+        async with self._http.stream_speech(
+            "/tts/bytes",
+            timeout=timeout,
+            voice_missing=lambda resp: resp.status_code == 404,
+            json=body,
+        ) as resp:
+            yield resp
+
+
 def engine_for(
     name: str, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> CloneEngine | None:
@@ -275,7 +350,14 @@ def engine_for(
             model=settings.elevenlabs_model,
             transport=transport,
         )
+    if name == "cartesia" and settings.cartesia_api_key:
+        return Cartesia(
+            api_key=settings.cartesia_api_key.get_secret_value(),
+            base_url=settings.cartesia_base_url,
+            model=settings.cartesia_model,
+            transport=transport,
+        )
     return None
 
 
-CLONING_ENGINES = frozenset({"clone-server", "elevenlabs"})
+CLONING_ENGINES = frozenset({"clone-server", "elevenlabs", "cartesia"})

@@ -3,8 +3,8 @@
 ``voice_model`` (the session's, else the agent's, else ``VOCABLE_DEFAULT_VOICE_MODEL``):
 
 - ``embedded``: the agent's TTS matched to the reference (``matched_tts.session_tts``).
-- a cloning engine (``clone-server``, ``elevenlabs``): the engine's voice made from the
-  reference (created once per stored voice and endpoint, its id cached by the API),
+- a cloning engine (``clone-server``, ``elevenlabs``, ``cartesia``): the engine's voice
+  made from the reference (created once per stored voice and endpoint, its id cached by the API),
   wrapped in a ``FallbackAdapter`` whose second engine is the embedded voice. An engine
   that is not configured, cannot make the voice in time, or fails mid-call is never a
   silent dead call: the caller hears the embedded voice, the worker logs a warning, and

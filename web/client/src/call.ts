@@ -52,7 +52,7 @@ export interface AgentAudio {
 
 /** Payload of the `voiceFallback` event. */
 export interface VoiceFallback {
-  /** The cloning engine that could not be used (`elevenlabs`, `clone-server`, ...). */
+  /** The cloning engine that could not be used (`elevenlabs`, `cartesia`, `clone-server`, ...). */
   voiceModel: string;
   /** Why it could not be used. */
   reason: VoiceFallbackReason;
