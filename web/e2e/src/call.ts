@@ -14,7 +14,7 @@ export async function runCall(page: Page, log: (line: string) => void): Promise<
   log("connected");
 
   // the greeting: heard (a playing <audio> with sound) and shown as the first agent bubble
-  const audio = agentAudioPeak(page, 9_000);
+  const audio = agentAudioPeak(page, 60_000);
   const greeting = await eventually("the greeting bubble", async () => (await texts(bubbles(page, "assistant")))[0], 60_000);
   log(`greeting: ${greeting}`);
   assert.match(greeting, /welcome/i);

@@ -88,12 +88,14 @@ export async function microphoneTracks(page: Page): Promise<{ opened: number; li
 }
 
 /**
- * Measure the agent's audio in the page for `ms`: whether an `<audio>` element was playing
- * a stream, and the loudest RMS (0..1) heard from those streams. Elements that appear
- * while measuring (the agent's track arrives after connecting) are picked up too.
+ * Measure the agent's audio in the page for up to `ms`: whether an `<audio>` element was
+ * playing a stream, and the loudest RMS (0..1) heard from those streams. Elements that
+ * appear while measuring (the agent's track arrives after connecting) are picked up too.
+ * Returns as soon as a playing element was heard above `enough` (a slow machine may take
+ * long to start speaking; a fixed window would read silence).
  */
-export async function agentAudioPeak(page: Page, ms: number): Promise<{ playing: boolean; peak: number }> {
-  return page.evaluate(async (duration) => {
+export async function agentAudioPeak(page: Page, ms: number, enough = 0.02): Promise<{ playing: boolean; peak: number }> {
+  return page.evaluate(async ([duration, loud]) => {
     const ctx = new AudioContext();
     await ctx.resume();
     const seen = new Map<HTMLAudioElement, AnalyserNode>();
@@ -117,11 +119,12 @@ export async function agentAudioPeak(page: Page, ms: number): Promise<{ playing:
         for (const v of buf) sum += v * v;
         peak = Math.max(peak, Math.sqrt(sum / buf.length));
       }
+      if (playing && peak > loud) break;
       await new Promise((r) => setTimeout(r, 40));
     }
     await ctx.close();
     return { playing, peak };
-  }, ms);
+  }, [ms, enough] as const);
 }
 
 /** The conversation's bubbles (our component and the guide page use the same markup). */
