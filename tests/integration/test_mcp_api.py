@@ -56,6 +56,8 @@ def mcp_api(
         outbound_allow_hosts=[f"127.0.0.1:{p}" for p in ports],
         max_concurrent_sessions_per_org=1000,
         key_rate_limit_per_minute=1000,
+        # 2-core CI: the fast tool call gets 4 s before a filler (below the 5 s tool timeout)
+        mcp_filler_after_seconds=4.0,
     )
     with running_api(make_platform(settings)) as server:
         yield server
@@ -250,7 +252,7 @@ async def test_call_toolset_exposes_allowed_tools_merges_headers_and_guards_call
         owner,
         url=server.url,
         transport=transport,
-        timeout_seconds=2,
+        timeout_seconds=5,  # above mcp_filler_after_seconds: the slow tool gets its filler
         headers={"Authorization": "Bearer static", "X-Static": "1"},
         allowed_tools=["get_order_status", "check_stock"],
     )
@@ -275,7 +277,7 @@ async def test_call_toolset_exposes_allowed_tools_merges_headers_and_guards_call
         )
         assert status == "Order 4417 is out for delivery and arrives on Thursday."
         slow = await by_name["check_stock"](raw_arguments={"item": "teapot"}, context=context)
-        assert slow.startswith("Error: check_stock did not answer within 2 seconds")
+        assert slow.startswith("Error: check_stock did not answer within 5 seconds")
         assert session.said == ["One moment, let me check."]
     finally:
         await tools.aclose()

@@ -254,7 +254,8 @@ def test_slow_drip_body_hits_the_total_deadline(
     )
     started = time.monotonic()
     assert refusal(mode, server.url("/drip"), policy).reason is R.TIMEOUT
-    assert time.monotonic() - started < 0.8 + 0.3 + 0.5
+    # 2-core CI: loose bound, still far below the 10 s (200 x 0.05 s) a full drip takes
+    assert time.monotonic() - started < 4.0
 
 
 @MODES

@@ -254,12 +254,15 @@ async def test_a_slow_tool_times_out_as_a_result_after_one_filler() -> None:
     assert result.startswith("Error: lookup did not answer within 0.2 seconds")
     assert said == ["One moment, let me check."]
     (record,) = g.usage()
-    assert record["status"] == "timeout" and record["filler"] is True and record["ms"] < 1000
+    assert (
+        record["status"] == "timeout" and record["filler"] is True and record["ms"] < 3000
+    )  # well under the 5 s the tool takes
 
 
 async def test_a_quick_tool_gets_no_filler() -> None:
     said: list[str] = []
-    assert await run(guard(filler_after=0.5), say=said.append) == "found"
+    # 2-core CI: a loop pause must not fire the timer; filler_after < timeout keeps it armed
+    assert await run(guard(filler_after=2.0), timeout=5.0, say=said.append) == "found"
     assert said == []
 
 
