@@ -188,6 +188,24 @@ class Caller:
             else:
                 await asyncio.sleep(FRAME_MS / 1000)
 
+    async def _capture(self, frame: rtc.AudioFrame) -> None:
+        """Queue one microphone frame, waiting while the source's buffer is full.
+
+        The native source refuses a frame ("InvalidState - failed to capture frame") when
+        its 1 s buffer is full, which happens when its sending thread falls behind on a
+        starved 2-core machine (CI, a 9 s utterance); a microphone would block, so wait.
+        """
+        assert self._mic is not None
+        for _ in range(200):  # up to 10 s behind
+            try:
+                await self._mic.capture_frame(frame)
+                return
+            except Exception as e:
+                if "failed to capture frame" not in str(e):
+                    raise
+                await asyncio.sleep(0.05)
+        raise AssertionError("the microphone source stayed full for 10 s")
+
     async def speak(self, samples: np.ndarray) -> float:
         """Play 16 kHz int16 ``samples`` into the microphone in real time; return the end time."""
         assert self._mic is not None
@@ -199,7 +217,7 @@ class Caller:
                 if len(chunk) < step:
                     chunk = np.pad(chunk, (0, step - len(chunk)))
                 frame = rtc.AudioFrame(chunk.astype(np.int16).tobytes(), SAMPLE_RATE, 1, step)
-                await self._mic.capture_frame(frame)
+                await self._capture(frame)
             # capture_frame returns once a frame is queued; the end of speech is when the
             # queue has played out (up to a second later)
             await self._mic.wait_for_playout()
