@@ -129,6 +129,19 @@ class _Http:
                 yield resp
 
 
+def _created_voice(resp: httpx.Response, field: str) -> tuple[dict[str, Any], str]:
+    """The JSON answer to creating a voice, and the engine's voice id in ``field``."""
+    _raise_for(resp, "creating the voice")
+    try:
+        data = resp.json()
+    except ValueError as e:
+        raise CloneEngineError("creating the voice: the answer was not JSON") from e
+    voice_id = data.get(field) if isinstance(data, dict) else None
+    if not isinstance(voice_id, str) or not voice_id or len(voice_id) > 255:
+        raise CloneEngineError(f"creating the voice: no {field} in the answer")
+    return data, voice_id
+
+
 def _voice_not_found(resp: httpx.Response) -> bool:
     """The clone server's answer for a voice missing from its library."""
     return resp.status_code == 404 or (resp.status_code == 400 and "not found" in resp.text.lower())
@@ -225,14 +238,7 @@ class ElevenLabs:
             },
             files={"files": ("reference.wav", clip_wav, "audio/wav")},
         )
-        _raise_for(resp, "creating the voice")
-        try:
-            data = resp.json()
-        except ValueError as e:
-            raise CloneEngineError("creating the voice: the answer was not JSON") from e
-        voice_id = data.get("voice_id") if isinstance(data, dict) else None
-        if not isinstance(voice_id, str) or not voice_id or len(voice_id) > 255:
-            raise CloneEngineError("creating the voice: no voice_id in the answer")
+        data, voice_id = _created_voice(resp, "voice_id")
         if data.get("requires_verification"):
             raise CloneEngineError("the cloned voice needs verification before it can speak")
         return voice_id
@@ -293,15 +299,7 @@ class Cartesia:
             },
             files={"clip": ("reference.wav", clip_wav, "audio/wav")},
         )
-        _raise_for(resp, "creating the voice")
-        try:
-            data = resp.json()
-        except ValueError as e:
-            raise CloneEngineError("creating the voice: the answer was not JSON") from e
-        voice_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(voice_id, str) or not voice_id or len(voice_id) > 255:
-            raise CloneEngineError("creating the voice: no id in the answer")
-        return voice_id
+        return _created_voice(resp, "id")[1]
 
     async def delete_voice(self, voice_id: str) -> None:
         await self._http.delete_voice(f"/voices/{voice_id}")
