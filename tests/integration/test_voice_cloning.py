@@ -43,7 +43,13 @@ from vocable.providers.espeak_tts import EspeakTTS
 from vocable.providers.matched_tts import MatchedTTS
 from vocable.settings import Settings
 from vocable.voices.clones import prepare_clone
-from vocable.voices.engines import Cartesia, CloneEngineError, CloneServer, ElevenLabs
+from vocable.voices.engines import (
+    Cartesia,
+    CloneEngineError,
+    CloneServer,
+    ElevenLabs,
+    engine_for,
+)
 from vocable.voices.service import voice_store
 from vocable.worker.channel import WorkerChannel
 from vocable.worker.enrolments import cached_hashes, prune_enrolments
@@ -325,13 +331,14 @@ async def test_a_voice_deleted_while_the_engine_made_it_leaves_no_copy_there(
                 assert gone.status_code == 204
             return await self._inner.handle_async_request(request)
 
+    engine = engine_for("clone-server", api.platform.settings, transport=DeleteFirst())
+    assert engine is not None
     made = await prepare_clone(
         api.platform.sessions,
         api.platform.settings,
         voice_store(api.platform.settings),
         voice_id=voice_id,
-        engine_name="clone-server",
-        transport=DeleteFirst(),
+        engine=engine,
     )
     assert made is None
     assert [r for r in chatterbox.state.calls("POST", "/v1/voices") if r["voice_name"] == name]
@@ -471,22 +478,6 @@ async def test_cartesia_clones_once_per_voice_and_streams_pcm(
     assert voice_id not in state.voices
 
 
-async def test_cartesia_refuses_a_wrong_key_and_reports_a_missing_voice(
-    cartesia: RunningEngine,
-) -> None:
-    wrong = Cartesia(api_key="not-the-key", base_url=cartesia.url)
-    with pytest.raises(CloneEngineError) as refused:
-        await wrong.create_voice(clip(), label="x")
-    assert refused.value.status == 401 and "not-the-key" not in str(refused.value)
-
-    engine = Cartesia(api_key=CARTESIA_KEY, base_url=cartesia.url)
-    cloned = ClonedTTS(engine=engine, voice_id="no-such-voice", language="en")
-    with pytest.raises(APIStatusError) as missing:
-        async with cloned.synthesize("Hello.") as stream:
-            await stream.collect()
-    assert missing.value.status_code == 404
-
-
 async def test_a_failing_engine_falls_back_to_the_embedded_voice_and_says_so(
     api: ApiServer, http: httpx.Client, org: Tenant, chatterbox: RunningEngine
 ) -> None:
@@ -600,15 +591,21 @@ async def test_a_voice_the_engine_lost_is_made_again_once(chatterbox: RunningEng
     assert made == 1 and frame.duration > 0.3
 
 
-async def test_elevenlabs_refuses_a_wrong_key_and_reports_a_missing_voice(
-    eleven: RunningEngine,
+@pytest.mark.parametrize("provider", ["elevenlabs", "cartesia"])
+async def test_a_hosted_engine_refuses_a_wrong_key_and_reports_a_missing_voice(
+    provider: str, request: pytest.FixtureRequest
 ) -> None:
-    wrong = ElevenLabs(api_key="not-the-key", base_url=eleven.url)
+    kind, fixture, api_key = {
+        "elevenlabs": (ElevenLabs, "eleven", ELEVEN_KEY),
+        "cartesia": (Cartesia, "cartesia", CARTESIA_KEY),
+    }[provider]
+    url = request.getfixturevalue(fixture).url
+    wrong = kind(api_key="not-the-key", base_url=url)
     with pytest.raises(CloneEngineError) as refused:
         await wrong.create_voice(clip(), label="x")
     assert refused.value.status == 401 and "not-the-key" not in str(refused.value)
 
-    engine = ElevenLabs(api_key=ELEVEN_KEY, base_url=eleven.url)
+    engine = kind(api_key=api_key, base_url=url)
     cloned = ClonedTTS(engine=engine, voice_id="no-such-voice", language="en")
     with pytest.raises(APIStatusError) as missing:
         async with cloned.synthesize("Hello.") as stream:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from vocable.db.models import Agent, Voice, VoiceClone
 from vocable.ids import new_id
 from vocable.settings import Settings
-from vocable.voices.engines import CLONING_ENGINES, CloneEngineError, engine_for
+from vocable.voices.engines import CloneEngine, CloneEngineError, engine_for
 from vocable.voices.store import VoiceStore
 
 log = logging.getLogger("vocable.voices.clones")
@@ -152,15 +152,11 @@ async def prepare_clone(
     store: VoiceStore,
     *,
     voice_id: str,
-    engine_name: str,
-    transport: httpx.AsyncBaseTransport | None = None,
+    engine: CloneEngine,
 ) -> str | None:
-    """Make ``voice_id``'s voice at ``engine_name`` unless it is cached; returns the
-    engine's id, or ``None`` when the engine is not configured here, the voice is gone, or
-    the engine failed (logged: the worker tries again when a call needs the voice)."""
-    engine = engine_for(engine_name, settings, transport=transport)
-    if engine is None:
-        return None
+    """Make ``voice_id``'s voice at ``engine`` unless it is cached; returns the engine's
+    id, or ``None`` when the voice is gone or the engine failed (logged: the worker tries
+    again when a call needs the voice)."""
     with sessions() as db:
         cached = cached_clone(db, voice_id=voice_id, engine=engine.name, target=engine.target)
         if cached is not None:
@@ -198,12 +194,10 @@ def prepare_agent_clone_later(
     """After an agent is saved: make its voice at its cloning engine on a daemon thread,
     when it has a reference voice, its engine is configured here, and no one is making it
     already in this process. Returns the thread, or ``None`` when there is nothing to do."""
-    engine_name = agent.voice_model or settings.default_voice_model
     voice_id = agent.voice_id
-    if not voice_id or engine_name not in CLONING_ENGINES:
-        return None
-    engine = engine_for(engine_name, settings)
-    if engine is None:
+    # None for ``embedded`` and for engines this process is not configured for
+    engine = engine_for(agent.voice_model or settings.default_voice_model, settings)
+    if not voice_id or engine is None:
         return None
     key = (voice_id, engine.name, engine.target)
     with _preparing_lock:
@@ -213,9 +207,7 @@ def prepare_agent_clone_later(
 
     def run() -> None:
         try:
-            asyncio.run(
-                prepare_clone(sessions, settings, store, voice_id=voice_id, engine_name=engine_name)
-            )
+            asyncio.run(prepare_clone(sessions, settings, store, voice_id=voice_id, engine=engine))
         except Exception:  # a background thread has no caller to raise to
             log.exception("making a saved agent's cloned voice failed")
         finally:

@@ -356,6 +356,3 @@ def engine_for(
             transport=transport,
         )
     return None
-
-
-CLONING_ENGINES = frozenset({"clone-server", "elevenlabs", "cartesia"})

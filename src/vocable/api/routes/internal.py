@@ -92,7 +92,7 @@ def session_voice_clone(
     # the agent's voice may be being made right now (it was just saved): wait for it rather
     # than have the worker upload the clip a second time; below the worker channel's 10 s
     wait_for_preparation(voice_id, engine, target, timeout=PREPARATION_WAIT_SECONDS)
-    db.expire_all()  # what the preparing thread committed meanwhile
+    db.commit()  # end the read transaction: the next query sees what that thread committed
     clone = cached_clone(db, voice_id=voice_id, engine=engine, target=target)
     if clone is None:
         raise ApiError(404, "voice_clone_not_found", "No cloned voice cached for this voice")
