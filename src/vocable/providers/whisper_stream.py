@@ -1,0 +1,234 @@
+"""Whisper as a streaming recogniser: phrases transcribed while the caller is still pausing.
+
+Whisper transcribes whole utterances. Behind the framework's plain adapter it starts only
+once the session's VAD has declared the end of speech (0.45 s of silence), so every turn
+waits for that silence *and then* for Whisper. This stream has its own VAD with a short
+silence (``phrase_silence``): it starts Whisper on each phrase after a brief pause, while
+the session's VAD is still waiting to be sure the caller has finished. The transcript is
+handed to the session ``hold`` seconds after the speech stopped (just before the session's
+own end of speech), so the turn is committed the moment the silence is long enough rather
+than a Whisper pass later.
+
+If the caller speaks again within ``hold``, the phrase's text is not lost: it is carried
+into the next phrase's transcript, so a sentence with a pause inside it stays one message.
+While the caller speaks, an interim pass every ``interim_every`` seconds of speech (only
+when the model is idle) gives the browser the words so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Never
+
+from livekit import rtc
+from livekit.agents import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    APIConnectOptions,
+    APIError,
+    stt,
+    utils,
+    vad,
+)
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+
+from vocable.providers.whisper_stt import WhisperSTT
+
+log = logging.getLogger(__name__)
+
+PHRASE_SILENCE = 0.2
+"""Silence after which a phrase is transcribed (the stream's own VAD)."""
+HOLD = 0.35
+"""How long after the speech stopped a phrase's transcript is handed to the session."""
+INTERIM_EVERY = 1.0
+"""Seconds of new speech between two interim passes."""
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """When the stream transcribes and hands over text (see the module docstring)."""
+
+    hold: float = HOLD
+    interim_every: float = INTERIM_EVERY
+
+
+class StreamingWhisperSTT(stt.STT[Never]):  # no events beyond the base ones
+    """A :class:`WhisperSTT` with its own phrase VAD, streaming interim and final transcripts."""
+
+    def __init__(
+        self, *, whisper: WhisperSTT, vad: vad.VAD, timing: StreamTiming | None = None
+    ) -> None:
+        """``vad`` cuts phrases (a short ``min_silence_duration``, see ``PHRASE_SILENCE``)."""
+        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
+        self._whisper = whisper
+        self._vad = vad
+        self._timing = timing or StreamTiming()
+
+    @property
+    def model(self) -> str:
+        return self._whisper.model
+
+    @property
+    def provider(self) -> str:
+        return self._whisper.provider
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        return await self._whisper.recognize(buffer, language=language, conn_options=conn_options)
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> PhraseStream:
+        return PhraseStream(
+            stt=self,
+            whisper=self._whisper,
+            vad=self._vad,
+            timing=self._timing,
+            language=language,
+            conn_options=conn_options,
+        )
+
+
+class PhraseStream(stt.RecognizeStream):
+    """One caller's audio: phrases cut by the VAD, each transcribed as soon as it ends."""
+
+    def __init__(
+        self,
+        *,
+        stt: StreamingWhisperSTT,
+        whisper: WhisperSTT,
+        vad: vad.VAD,
+        timing: StreamTiming,
+        language: NotGivenOr[str],
+        conn_options: APIConnectOptions,
+    ) -> None:
+        super().__init__(stt=stt, conn_options=conn_options)
+        self._whisper = whisper
+        self._vad = vad
+        self._timing = timing
+        self._language = language
+        self._speech: list[rtc.AudioFrame] = []
+        self._speech_seconds = 0.0
+        self._interim_at = 0.0
+        self._interim: asyncio.Task[None] | None = None
+        self._phrase = 0  # bumped at each start of speech: stale results are dropped
+        self._carried = ""  # text of phrases the caller continued before it was handed over
+        self._finals: asyncio.Queue[tuple[int, rtc.AudioFrame, float]] = asyncio.Queue()
+
+    async def _run(self) -> None:
+        vad_stream = self._vad.stream()
+
+        async def forward() -> None:
+            async for item in self._input_ch:
+                if isinstance(item, self._FlushSentinel):
+                    vad_stream.flush()
+                else:
+                    vad_stream.push_frame(item)
+            vad_stream.end_input()
+
+        async def phrases() -> None:
+            async for ev in vad_stream:
+                self._on_vad(ev)
+
+        tasks = [
+            asyncio.create_task(forward(), name="whisper_forward"),
+            asyncio.create_task(phrases(), name="whisper_phrases"),
+            asyncio.create_task(self._finalise(), name="whisper_finals"),
+        ]
+        try:
+            await asyncio.gather(*tasks[:2])
+            await self._finals.join()
+        finally:
+            if self._interim is not None:
+                self._interim.cancel()
+            await utils.aio.cancel_and_wait(*tasks)
+            await vad_stream.aclose()
+
+    # --- phrases ----------------------------------------------------------------------
+
+    def _on_vad(self, ev: vad.VADEvent) -> None:
+        if ev.type == vad.VADEventType.START_OF_SPEECH:
+            self._phrase += 1
+            self._speech = list(ev.frames)
+            self._speech_seconds = ev.speech_duration
+            self._interim_at = ev.speech_duration
+            self._event_ch.send_nowait(stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH))
+        elif ev.type == vad.VADEventType.INFERENCE_DONE and ev.speaking:
+            self._speech.extend(ev.frames)
+            self._speech_seconds = ev.speech_duration
+            if self._speech_seconds - self._interim_at >= self._timing.interim_every:
+                self._start_interim()
+        elif ev.type == vad.VADEventType.END_OF_SPEECH:
+            speech_end = time.time() - ev.silence_duration - ev.inference_duration
+            self._speech = []
+            self._event_ch.send_nowait(
+                stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end)
+            )
+            if ev.frames:
+                self._finals.put_nowait((self._phrase, utils.merge_frames(ev.frames), speech_end))
+
+    def _start_interim(self) -> None:
+        self._interim_at = self._speech_seconds
+        busy = self._interim is not None and not self._interim.done()
+        if busy or not self._finals.empty() or self._whisper.busy:
+            return  # never queue behind a final or another call's pass
+        self._interim = asyncio.create_task(
+            self._interim_pass(self._phrase, utils.merge_frames(self._speech))
+        )
+
+    async def _interim_pass(self, phrase: int, audio: rtc.AudioFrame) -> None:
+        text = await self._transcribe(audio)
+        # an interim after the phrase ended would cancel the session's end of turn
+        if text and phrase == self._phrase and self._speech:
+            self._send(stt.SpeechEventType.INTERIM_TRANSCRIPT, self._joined(text))
+
+    async def _finalise(self) -> None:
+        while True:
+            phrase, audio, speech_end = await self._finals.get()
+            try:
+                text = await self._transcribe(audio)
+                delay = speech_end + self._timing.hold - time.time()
+                if delay > 0 and phrase == self._phrase:
+                    await asyncio.sleep(delay)
+                if not text:
+                    continue
+                if phrase == self._phrase:  # the caller is still quiet: hand it over
+                    self._send(stt.SpeechEventType.FINAL_TRANSCRIPT, self._joined(text))
+                    self._carried = ""
+                else:  # the caller went on speaking: it opens the next phrase's text
+                    self._carried = self._joined(text)
+            finally:
+                self._finals.task_done()
+
+    def _joined(self, text: str) -> str:
+        return f"{self._carried} {text}".strip()
+
+    async def _transcribe(self, audio: rtc.AudioFrame) -> str:
+        try:
+            event = await self._whisper.recognize(
+                audio, language=self._language, conn_options=self._conn_options
+            )
+        except APIError as e:
+            # one phrase lost is better than a call that no longer hears the caller
+            log.warning("a phrase could not be transcribed: %s", e)
+            return ""
+        return event.alternatives[0].text.strip() if event.alternatives else ""
+
+    def _send(self, kind: stt.SpeechEventType, text: str) -> None:
+        language: Any = self._whisper.language
+        self._event_ch.send_nowait(
+            stt.SpeechEvent(
+                type=kind,
+                alternatives=[stt.SpeechData(language=language, text=text)],
+            )
+        )
