@@ -372,6 +372,9 @@ class WorkerSessionConfig(BaseModel):
     metadata: dict[str, Any]
     text_only: bool = False
     mcp_servers: list[WorkerMcpServer] = Field(default_factory=list)
+    has_knowledge: bool = True
+    """Whether the agent has documents that are (or may become) searchable: a call of an
+    agent without any skips the knowledge search on every turn."""
 
 
 class WorkerVoiceClone(BaseModel):

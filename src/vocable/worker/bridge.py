@@ -20,6 +20,38 @@ from vocable.worker.channel import WorkerChannel
 
 log = logging.getLogger("vocable.worker.bridge")
 
+HELD_TYPED_GRACE_SECONDS = 2.0
+"""A message typed while the caller talked waits this long after they stop for their spoken
+turn to take it along; if no spoken turn comes (a cough, noise), it is answered alone."""
+
+
+class HeldMessages:
+    """Messages typed while the caller was talking, for the spoken turn to answer with it.
+
+    Answering a typed message at once would be cut off a moment later by the spoken turn
+    (each new turn interrupts the reply in progress), and the typed message would never be
+    answered. Instead the spoken turn's message carries it (``KnowledgeAgent``), so the one
+    reply addresses both.
+    """
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+
+    def hold(self, text: str) -> None:
+        self._texts.append(text)
+
+    def take(self) -> list[str]:
+        texts, self._texts = self._texts, []
+        return texts
+
+    def take_one(self, text: str) -> bool:
+        """Remove ``text`` if it is still held (it was not taken by a spoken turn)."""
+        if text in self._texts:
+            self._texts.remove(text)
+            return True
+        return False
+
+
 _METRIC_KEYS = (
     "end_of_turn_delay",
     "transcription_delay",
@@ -49,8 +81,10 @@ class ChatBridge:
         channel: WorkerChannel,
         session_id: str,
         caller_identity: str,
+        held: HeldMessages | None = None,
     ) -> None:
         self._room = room
+        self.held = held or HeldMessages()
         self._session = session
         self._channel = channel
         self._session_id = session_id
@@ -83,7 +117,19 @@ class ChatBridge:
         if self._early is not None:
             self._early.append(text)
             return
+        if self._session.user_state == "speaking":
+            self.held.hold(text)
+            self._spawn(self._publish(protocol.TOPIC_REPLY, protocol.user_text(text)))
+            self._spawn(self._answer_if_still_held(text))
+            return
         self._answer(text)
+
+    async def _answer_if_still_held(self, text: str) -> None:
+        while self._session.user_state == "speaking":
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(HELD_TYPED_GRACE_SECONDS)
+        if self.held.take_one(text):
+            self._answer(text, echo=False)
 
     def start(self) -> None:
         """The agent session is running: answer, in order, what was typed before."""
@@ -91,7 +137,7 @@ class ChatBridge:
         for text in early:
             self._answer(text)
 
-    def _answer(self, text: str) -> None:
+    def _answer(self, text: str, *, echo: bool = True) -> None:
         try:
             self._session.interrupt()
             self._session.generate_reply(user_input=text.strip())
@@ -101,7 +147,8 @@ class ChatBridge:
             self.ignored_messages += 1
             log.warning("a message arrived while the agent was not running")
             return
-        self._spawn(self._publish(protocol.TOPIC_REPLY, protocol.user_text(text)))
+        if echo:
+            self._spawn(self._publish(protocol.TOPIC_REPLY, protocol.user_text(text)))
 
     # --- outbound ---------------------------------------------------------------------
 
@@ -122,7 +169,8 @@ class ChatBridge:
         if not text:
             return
         if item.role == "assistant":
-            self._spawn(self._publish(protocol.TOPIC_REPLY, protocol.agent_text(text)))
+            reply = protocol.agent_text(text, interrupted=bool(item.interrupted))
+            self._spawn(self._publish(protocol.TOPIC_REPLY, reply))
         seq = self._seq
         self._seq += 1
         role = "agent" if item.role == "assistant" else "user"

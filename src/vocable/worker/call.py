@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass, field
@@ -13,11 +14,12 @@ from livekit import rtc
 from livekit.agents import AgentSession, APIError, JobContext
 from livekit.agents.llm import ChatContext
 from livekit.agents.voice import room_io
-from livekit.agents.voice.events import CloseEvent
+from livekit.agents.voice.events import AgentStateChangedEvent, CloseEvent
 
 from vocable.api.schemas import WorkerSessionConfig
 from vocable.providers.llama_llm import LlamaLLM
 from vocable.providers.registry import EngineFactory, Engines
+from vocable.providers.speech_chunks import speaks_first_clause
 from vocable.worker.bridge import ChatBridge
 from vocable.worker.channel import WorkerChannel
 from vocable.worker.knowledge import knowledge_agent
@@ -30,6 +32,9 @@ REJOIN_GRACE_SECONDS = 1.0
 """How long after the caller leaves a join with the same identity counts as a duplicate."""
 OUTAGE_REJOIN_SECONDS = 5.0
 """After the worker reconnects to LiveKit, how long the caller has to come back too."""
+
+WARM_AFTER_SECONDS = 1.5
+"""Start warming the prompt then at the latest, even if the greeting is not playing yet."""
 
 SPEECH_STYLE = (
     "You are speaking on a live voice call. Answer in one to three short sentences of plain "
@@ -64,15 +69,25 @@ def build_session(engines: Engines) -> AgentSession[None]:
 
 
 async def warm_prompt_cache(
-    engines: Engines, instructions: str, tools: list[Any] | None = None
+    engines: Engines,
+    instructions: str,
+    tools: list[Any] | None = None,
+    *,
+    after: asyncio.Event | None = None,
 ) -> None:
     """Evaluate the system prompt while the greeting plays.
 
     llama.cpp reuses the longest common token prefix of consecutive requests, so the
     caller's first question then costs only its own tokens (seconds saved on 2 cores).
+    It starts once ``after`` is set (the greeting is audible) or after
+    ``WARM_AFTER_SECONDS``: on 2 cores, prefill beside the greeting's synthesis delays the
+    first sound the caller hears.
     """
     if not isinstance(engines.llm, LlamaLLM):
         return
+    if after is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(after.wait(), timeout=WARM_AFTER_SECONDS)
     ctx = ChatContext.empty()
     ctx.add_message(role="system", content=instructions)
     try:
@@ -174,7 +189,7 @@ async def run_call(
     # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
     engines = await asyncio.to_thread(factory.build, config)
     voice = await call_voice(config, base=engines.tts, channel=channel, settings=factory.settings)
-    engines = dataclasses.replace(engines, tts=voice.tts)
+    engines = dataclasses.replace(engines, tts=speaks_first_clause(voice.tts))
     session = build_session(engines)
     bridge = ChatBridge(
         room=ctx.room,
@@ -198,7 +213,8 @@ async def run_call(
     except TimeoutError:
         return CallOutcome(reason="caller_left")
     joins = max(joins, 1)  # the caller may have been in the room before the agent came
-    await channel.report_event(session_id, "started")
+    # recorded beside the greeting, not before it: the caller is waiting to hear something
+    started = asyncio.create_task(channel.report_event(session_id, "started"))
     voice.attach(bridge.publish_event)  # a voice that fell back says so, now the caller is here
     alive = asyncio.create_task(channel.keep_alive(session_id))  # cancelled when it ends
 
@@ -210,8 +226,20 @@ async def run_call(
     session.on("close", _on_close)
     instructions = instructions_for(config)
     agent = knowledge_agent(
-        instructions=instructions, channel=channel, factory=factory, session_id=session_id
+        instructions=instructions,
+        channel=channel,
+        factory=factory,
+        session_id=session_id,
+        searchable=config.has_knowledge,
+        held=bridge.held,
     )
+    speaking = asyncio.Event()
+
+    def _on_agent_state(ev: AgentStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            speaking.set()
+
+    session.on("agent_state_changed", _on_agent_state)
     await session.start(
         agent=agent,
         room=ctx.room,
@@ -230,13 +258,16 @@ async def run_call(
     tools = await call_tools(config, factory=factory)  # MCP: a server that is down is skipped
     await agent.update_tools(tools.tools)
     bridge.start()
-    warm = asyncio.create_task(warm_prompt_cache(engines, instructions, tools.tools))
+    warm = asyncio.create_task(
+        warm_prompt_cache(engines, instructions, tools.tools, after=speaking)
+    )
     try:
         await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
     except TimeoutError:
         _end("max_duration")  # set first: our own aclose() below is not another reason
     warm.cancel()
     alive.cancel()
+    await started
     await bridge.drain()
     await session.aclose()
     await bridge.drain()

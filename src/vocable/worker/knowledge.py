@@ -25,6 +25,7 @@ from livekit.agents import Agent, ModelSettings
 from livekit.agents.llm import ChatContext, ChatMessage, Tool
 
 from vocable.providers.registry import EngineFactory
+from vocable.worker.bridge import HeldMessages
 from vocable.worker.channel import WorkerChannel
 
 log = logging.getLogger("vocable.worker.knowledge")
@@ -123,9 +124,25 @@ def retrieval_query(chat_ctx: ChatContext) -> tuple[ChatMessage, str] | None:
 class KnowledgeAgent(Agent):
     """An ``Agent`` that adds its knowledge base's passages to each user turn."""
 
-    def __init__(self, *, instructions: str, retriever: KnowledgeRetriever) -> None:
+    def __init__(
+        self,
+        *,
+        instructions: str,
+        retriever: KnowledgeRetriever,
+        searchable: bool = True,
+        held: HeldMessages | None = None,
+    ) -> None:
         super().__init__(instructions=instructions)
         self._retriever = retriever
+        self._searchable = searchable
+        self._held = held
+
+    async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
+        """A spoken turn takes along what the caller typed while saying it (one reply
+        answers both; the call record keeps both in this turn)."""
+        typed = self._held.take() if self._held is not None else []
+        if typed:
+            new_message.content = [*typed, *new_message.content]
         self._contexts: dict[str, str | None] = {}
 
     def usage(self) -> dict[str, Any]:
@@ -139,6 +156,8 @@ class KnowledgeAgent(Agent):
             yield chunk
 
     async def _add_passages(self, chat_ctx: ChatContext) -> None:
+        if not self._searchable:
+            return  # an agent without documents: no search on the turn's critical path
         found = retrieval_query(chat_ctx)
         if found is None:
             return
@@ -154,12 +173,20 @@ class KnowledgeAgent(Agent):
 
 
 def knowledge_agent(
-    *, instructions: str, channel: WorkerChannel, factory: EngineFactory, session_id: str
+    *,
+    instructions: str,
+    channel: WorkerChannel,
+    factory: EngineFactory,
+    session_id: str,
+    searchable: bool = True,
+    held: HeldMessages | None = None,
 ) -> KnowledgeAgent:
     """The call's agent with retrieval over the worker channel's authenticated client."""
     settings = factory.settings
     return KnowledgeAgent(
         instructions=instructions,
+        searchable=searchable,
+        held=held,
         retriever=KnowledgeRetriever(
             http=channel.http,
             session_id=session_id,

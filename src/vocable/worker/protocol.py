@@ -3,7 +3,8 @@
 - ``voice.user_text`` (browser → agent): ``{"type": "user_text", "text": ...}``.
 - ``voice.reply`` (agent → browser): chat bubbles only. ``{"type": "user_text", "text"}``
   echoes typed messages (exact text as sent) and carries final transcripts of speech;
-  ``{"type": "agent_text", "text"}`` is one agent turn.
+  ``{"type": "agent_text", "text"}`` is one agent turn (``"interrupted": true`` when the
+  caller talked over it: the text is then what was spoken before it stopped).
 - ``voice.events`` (agent → browser): everything that is not a bubble: agent state,
   interim transcripts, warnings.
 """
@@ -61,8 +62,12 @@ def user_text(text: str) -> bytes:
     return encode({"type": "user_text", "text": text})
 
 
-def agent_text(text: str) -> bytes:
-    return encode({"type": "agent_text", "text": text})
+def agent_text(text: str, *, interrupted: bool = False) -> bytes:
+    """One agent turn; an interrupted one holds only what the caller heard, and says so."""
+    message: dict[str, Any] = {"type": "agent_text", "text": text}
+    if interrupted:
+        message["interrupted"] = True
+    return encode(message)
 
 
 def event(kind: str, **fields: Any) -> bytes:

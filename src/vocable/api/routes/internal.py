@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from vocable.api.deps import DbDep, PlatformDep, WorkerDep
 from vocable.api.errors import ApiError
@@ -21,7 +21,7 @@ from vocable.api.schemas import (
     WorkerTurn,
     WorkerVoiceClone,
 )
-from vocable.db.models import Voice, VoiceSession
+from vocable.db.models import KnowledgeDocument, Voice, VoiceSession
 from vocable.mcp.service import worker_servers
 from vocable.services.sessions import add_turn, record_event
 from vocable.voices.clones import (
@@ -79,7 +79,16 @@ def session_config(
         metadata=cfg.get("metadata") or {},
         text_only=bool(cfg.get("text_only", False)),
         mcp_servers=worker_servers(db, platform.box, row.agent_id),
+        has_knowledge=_has_knowledge(db, row.agent_id),
     )
+
+
+def _has_knowledge(db: DbDep, agent_id: str) -> bool:
+    """Whether the agent has a document that is searchable or still being indexed."""
+    query = select(
+        exists().where(KnowledgeDocument.agent_id == agent_id, KnowledgeDocument.status != "failed")
+    )
+    return bool(db.scalar(query))
 
 
 @router.get("/sessions/{session_id}/voice-clone")
