@@ -189,6 +189,11 @@ async def test_talking_over_the_agent_stops_it(
     # it really was talking when the caller cut in (else this test would prove nothing)
     assert rms(caller.audio_between(barge_start - 0.5, barge_start + 0.25)) > 300
     assert rms(tail) < 300, "agent kept speaking over the caller"
+    # the chat shows what the caller heard of the story, marked as cut off
+    story = await caller.wait_reply_where(
+        "agent_text", sent, lambda m: m.get("interrupted") is True, timeout=60
+    )
+    assert story["text"].strip()
 
 
 async def test_text_only_session_answers_in_text_without_audio(stack: Stack) -> None:
@@ -412,3 +417,71 @@ async def test_a_second_join_with_the_same_token_ends_the_call(stack: Stack) -> 
         await first.leave()
     record = await ended_record(stack, data["session_id"])
     assert record["end_reason"] == "duplicate_join"
+
+
+async def test_a_caller_who_pauses_between_questions_hears_an_answer_to_each(
+    call: tuple[Caller, dict[str, str]], tmp_path: Path
+) -> None:
+    """Ask, pause 2 s, ask again: each answer starts within the pause (if it came later,
+    the next question would cut it off before a word was heard)."""
+    caller, _ = call
+    await caller.wait_reply("agent_text")
+    await caller.wait_for_quiet()
+    questions = ["When do you open?", "When do you close?", "Are you open on Monday?"]
+    pause = np.zeros(2 * SAMPLE_RATE, dtype=np.int16)
+    began = time.monotonic()
+    for i, text in enumerate(questions):
+        # one microphone stream: question, pause, question, ... with no gap in between
+        await caller.speak(np.concatenate([synthesize_speech(text, tmp_path / f"q{i}.wav"), pause]))
+    await caller.wait_for_quiet(timeout=120)
+    answers = [m for m in caller.replies("agent_text", since=began) if m["text"].strip()]
+    assert len(answers) >= len(questions), (answers, caller.replies("user_text", since=began))
+
+
+async def test_interim_transcripts_reach_the_caller_while_they_speak(
+    call: tuple[Caller, dict[str, str]], tmp_path: Path
+) -> None:
+    caller, _ = call
+    await caller.wait_reply("agent_text")
+    await caller.wait_for_quiet()
+    question = synthesize_speech(
+        "Good morning, I would like to know what time the bakery opens on weekdays, please.",
+        tmp_path / "long.wav",
+    )
+    began = time.monotonic()
+    end = await caller.speak(question)
+    await caller.wait_reply("user_text", since=began, timeout=60)
+    interims = [
+        m for m in caller.messages if m.topic == "voice.events" and m.data.get("type") == "interim"
+    ]
+    during = [m for m in interims if began <= m.at <= end]
+    assert during, f"no interim transcript while speaking; got {[m.data for m in interims]}"
+    assert any(words(m.data["text"]) & {"morning", "like", "know", "bakery"} for m in during)
+
+
+async def test_a_message_typed_while_the_caller_talks_is_answered(
+    stack: Stack, tmp_path: Path
+) -> None:
+    caller, data = await start_call(stack)
+    try:
+        await caller.wait_reply("agent_text")
+        await caller.wait_for_quiet()
+        question = synthesize_speech(
+            "Hello, I have a question about the opening hours of your bakery, please.",
+            tmp_path / "q.wav",
+        )
+        talking = asyncio.create_task(caller.speak(question))
+        await asyncio.sleep(1.5)  # mid-sentence
+        typed = "Do you sell birthday cakes?"
+        sent = await caller.send_text(typed)
+        end = await talking
+        assert (await caller.wait_reply("user_text", since=sent))["text"] == typed
+        assert await caller.wait_reply("agent_text", since=end, timeout=90)
+        await caller.wait_for_quiet(timeout=120)
+    finally:
+        await caller.leave()
+    record = await ended_record(stack, data["session_id"])
+    user_turns = [t["text"] for t in record["turns"] if t["role"] == "user"]  # type: ignore[index, union-attr]
+    # the typed message was taken into a turn that the agent answered, not dropped
+    assert any(typed in text for text in user_turns), user_turns
+    assert record["turns"][-1]["role"] == "agent"  # type: ignore[index]

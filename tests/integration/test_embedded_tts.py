@@ -17,6 +17,7 @@ from piper import PiperVoice
 from vocable.providers import piper_tts
 from vocable.providers.espeak_tts import EspeakTTS, espeak_voice_for
 from vocable.providers.piper_tts import PiperTTS, find_piper_voice, load_piper_voice
+from vocable.providers.speech_chunks import speaks_first_clause
 
 MIN_RMS = 500.0  # int16; silence or near-silence is far below this
 
@@ -229,3 +230,34 @@ async def test_piper_speech_is_intelligible(
             break
     else:
         raise AssertionError(f"no render was heard as {sorted(expected)}: {heard}")
+
+
+async def test_the_voice_starts_on_the_first_clause_while_the_reply_is_still_written(
+    piper_voice: PiperVoice,
+) -> None:
+    """A reply streams in word by word; the caller hears its first clause before the
+    language model has finished the sentence (a sentence tokenizer would wait for it)."""
+    engine = speaks_first_clause(PiperTTS(voice=piper_voice))
+    heard: list[rtc.AudioFrame] = []
+    async with engine.stream() as stream:
+        stream.push_text("Yes, we")
+        stream.push_text(" open at")
+        try:
+            async with asyncio.timeout(10):
+                async for ev in stream:
+                    heard.append(ev.frame)
+                    break
+        except TimeoutError:
+            pytest.fail("no audio before the sentence was finished")
+        stream.push_text(" nine in the morning.")
+        stream.end_input()
+        heard.extend([ev.frame async for ev in stream])
+    audio = rtc.combine_audio_frames(heard)
+    # "Yes," then "we open at nine in the morning.": the whole reply is spoken
+    assert_speech(audio, min_s=1.5, max_s=6.0)
+
+
+def test_a_streaming_engine_is_not_wrapped_again(piper_voice: PiperVoice) -> None:
+    wrapped = speaks_first_clause(PiperTTS(voice=piper_voice))
+    assert wrapped.capabilities.streaming
+    assert speaks_first_clause(wrapped) is wrapped
