@@ -39,7 +39,10 @@ from tests.conftest import make_tenant
 from tests.support.caller import SAMPLE_RATE, Caller, synthesize_speech
 from tests.support.servers import make_settings, running_platform
 
-from vocable.providers.registry import SESSION_VAD_SILENCE
+from vocable.providers import registry
+
+# older commits (compared back to back with a worktree) had the 0.45 s silence inline
+SESSION_VAD_SILENCE = getattr(registry, "SESSION_VAD_SILENCE", 0.45)
 
 RESULTS = Path(__file__).parent / "results" / "voice_latency.json"
 PROMPT = (

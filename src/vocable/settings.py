@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     llm_threads: int = Field(default=2, ge=1, le=64)
     tts_threads: int = Field(default=1, ge=1, le=64)
     """Threads for the embedded engines; they take turns, so each may use every core."""
+    llm_contexts: int = Field(default=2, ge=1, le=64)
+    """Calls whose conversation keeps its own KV cache in the embedded LLM (about 0.9 GB
+    of memory each for the 1.5B model); further calls at once share the least used one."""
 
     openai_base_url: str | None = None
     """Any OpenAI-compatible endpoint, for agents that choose ``openai-compatible`` engines."""

@@ -3,6 +3,7 @@ through livekit-agents' LLM interface on llama.cpp."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import re
@@ -141,6 +142,90 @@ async def test_later_turn_reuses_the_cached_prompt(engine: LlamaLLM) -> None:
     assert first.usage is not None and second.usage is not None
     # everything up to the new user turn comes from llama.cpp's KV cache
     assert second.usage.prompt_cached_tokens >= first.usage.prompt_tokens - 1
+
+
+@pytest.fixture(scope="module")
+def leased_path(engine: LlamaLLM) -> Path:
+    return Path(engine._llama.model_path)
+
+
+def _other_shop(*turns: str) -> llm.ChatContext:
+    ctx = llm.ChatContext.empty()
+    ctx.add_message(role="system", content="You sell flowers. The florist closes at five.")
+    for i, text in enumerate(turns):
+        ctx.add_message(role="user" if i % 2 == 0 else "assistant", content=text)
+    return ctx
+
+
+async def test_two_calls_at_once_do_not_evict_each_others_cached_conversation(
+    leased_path: Path,
+) -> None:
+    from vocable.providers.llama_llm import LlamaLLM, lease_llama
+
+    calls = []
+    for _ in range(2):
+        model, release = lease_llama(leased_path, n_threads=2, contexts=2)
+        calls.append(LlamaLLM(model=model, model_name=MODEL, max_tokens=20, release=release))
+    first, other = calls
+    try:
+        opening = await first.chat(chat_ctx=_conversation("Hello!")).collect()
+        # the other call's turn comes in between, as it would on a busy worker
+        await other.chat(chat_ctx=_other_shop("Hi, when do you close?")).collect()
+        follow_up = await first.chat(
+            chat_ctx=_conversation("Hello!", opening.text, "When does the shop open?")
+        ).collect()
+        assert opening.usage is not None and follow_up.usage is not None
+        assert follow_up.usage.prompt_cached_tokens >= opening.usage.prompt_tokens - 1
+    finally:
+        for call in calls:
+            await call.aclose()
+
+
+async def test_two_replies_at_once_both_start_before_either_ends(leased_path: Path) -> None:
+    """The second caller's first words do not wait for the whole first reply."""
+    from vocable.providers.llama_llm import LlamaLLM, lease_llama
+
+    calls = []
+    for _ in range(2):
+        model, release = lease_llama(leased_path, n_threads=2, contexts=2)
+        calls.append(LlamaLLM(model=model, model_name=MODEL, release=release))
+    events: list[tuple[int, str]] = []
+
+    async def reply(i: int, ctx: llm.ChatContext) -> None:
+        stream = calls[i].chat(chat_ctx=ctx, extra_kwargs={"max_tokens": 60, "temperature": 0.0})
+        async for chunk in _chunks(stream):
+            if chunk.delta and chunk.delta.content:
+                events.append((i, "text"))
+        events.append((i, "end"))
+
+    try:
+        await asyncio.gather(
+            reply(0, _conversation("Please count from one to twenty in words.")),
+            reply(1, _other_shop("Please count from one to twenty in words.")),
+        )
+    finally:
+        for call in calls:
+            await call.aclose()
+    first_end = min(events.index((0, "end")), events.index((1, "end")))
+    assert {i for i, kind in events[:first_end] if kind == "text"} == {0, 1}, events
+
+
+def test_calls_beyond_the_limit_share_a_cache_and_a_freed_one_is_reused(
+    leased_path: Path,
+) -> None:
+    from vocable.providers.llama_llm import lease_llama
+
+    a, release_a = lease_llama(leased_path, n_threads=2, contexts=2)
+    b, release_b = lease_llama(leased_path, n_threads=2, contexts=2)
+    c, release_c = lease_llama(leased_path, n_threads=2, contexts=2)
+    assert a is not b
+    assert c in (a, b)  # a third call at once shares one instead of loading another
+    release_c()
+    release_b()
+    d, release_d = lease_llama(leased_path, n_threads=2, contexts=2)
+    assert d is b  # the free cache is taken before a busy one
+    release_a()
+    release_d()
 
 
 async def test_closing_the_stream_stops_generation_and_frees_the_model(engine: LlamaLLM) -> None:

@@ -1,9 +1,11 @@
 """Language engine: a packaged GGUF model on llama.cpp, streamed into livekit-agents.
 
-One ``llama_cpp.Llama`` is loaded per process and model file (``load_llama``) and shared
-by every call's ``LlamaLLM``. A ``Llama`` holds one KV cache and is not thread-safe, so
-generations on a model run one at a time under a per-model lock, in a worker thread; the
-tokens reach the event loop as they are sampled.
+A ``llama_cpp.Llama`` holds one KV cache and is not thread-safe. Each call leases its own
+``Llama`` of the model file (``lease_llama``, up to a limit; more calls than that share the
+least used one), so two calls never evict each other's cached conversation. Generations run
+in worker threads; on the same model they take turns token by token under a fair lock (two
+calls at once each get every other step of the CPU, so the second caller's first words do
+not wait for the whole first reply). The tokens reach the event loop as they are sampled.
 
 Later turns are fast because llama.cpp keeps the previous request's tokens in its KV
 cache and evaluates only the part of the new prompt that differs. The conversation is
@@ -24,7 +26,8 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Generator
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Never
@@ -80,16 +83,116 @@ def load_llama(path: Path, *, n_threads: int, n_ctx: int = 4096) -> Llama:
                     f" n_ctx={loaded_ctx}; asked for n_threads={n_threads}, n_ctx={n_ctx}"
                 )
             return model
-        model = Llama(
-            model_path=str(key),
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            n_gpu_layers=0,
-            verbose=False,
-        )
+        model = _new_llama(key, n_threads, n_ctx)
         _loaded[key] = (model, n_threads, n_ctx)
         return model
+
+
+@dataclass
+class _Lease:
+    model: Llama
+    calls: int = 0
+
+
+class _ContextPool:
+    """The ``Llama`` instances (weights + KV cache each) of one model file, leased to calls."""
+
+    def __init__(self, first: Llama, path: Path, n_threads: int, n_ctx: int) -> None:
+        self._path = path
+        self._n_threads = n_threads
+        self._n_ctx = n_ctx
+        self._guard = threading.Lock()
+        self._leases = [_Lease(first)]
+
+    def lease(self, limit: int) -> _Lease:
+        with self._guard:
+            free = [lease for lease in self._leases if lease.calls == 0]
+            if free:
+                chosen = free[0]
+            elif len(self._leases) < limit:
+                chosen = _Lease(_new_llama(self._path, self._n_threads, self._n_ctx))
+                self._leases.append(chosen)
+            else:  # more calls than caches: share the least used one
+                chosen = min(self._leases, key=lambda lease: lease.calls)
+            chosen.calls += 1
+            return chosen
+
+    def release(self, lease: _Lease) -> None:
+        with self._guard:
+            lease.calls = max(0, lease.calls - 1)
+
+
+_pools: dict[Path, _ContextPool] = {}
+
+
+def _new_llama(path: Path, n_threads: int, n_ctx: int) -> Llama:
+    return Llama(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        n_gpu_layers=0,
+        verbose=False,
+    )
+
+
+def lease_llama(
+    path: Path, *, n_threads: int, contexts: int, n_ctx: int = 4096
+) -> tuple[Llama, Callable[[], None]]:
+    """A ``Llama`` of ``path`` for one call, and the function that gives it back.
+
+    Up to ``contexts`` instances exist per file (each about 0.9 GB of memory beside the
+    shared weights file for the 1.5B model); the first is ``load_llama``'s. Blocking: it may
+    load a model (about a second).
+    """
+    first = load_llama(path, n_threads=n_threads, n_ctx=n_ctx)
+    key = path.resolve()
+    with _load_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = _ContextPool(first, key, n_threads, n_ctx)
+    lease = pool.lease(max(1, contexts))
+    released = threading.Event()
+
+    def release() -> None:
+        if not released.is_set():
+            released.set()
+            pool.release(lease)
+
+    return lease.model, release
+
+
+def _context_lock(model: Llama) -> threading.Lock:
+    """The lock that keeps one generation at a time on ``model``'s own KV cache."""
+    with _shared_lock:
+        lock = _context_locks.get(model)
+        if lock is None:
+            lock = _context_locks[model] = threading.Lock()
+        return lock
+
+
+class FairLock:
+    """A lock granted in the order it was asked for (``threading.Lock`` lets a thread that
+    releases and asks again win over one that has been waiting)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._held = False
+
+    def __enter__(self) -> None:
+        me = object()
+        with self._cond:
+            self._queue.append(me)
+            while self._held or self._queue[0] is not me:
+                self._cond.wait()
+            self._queue.popleft()
+            self._held = True
+
+    def __exit__(self, *_: object) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
 
 
 class _ChatTemplate:
@@ -127,22 +230,28 @@ class _ChatTemplate:
 
 @dataclass
 class _SharedModel:
-    lock: threading.Lock
+    steps: FairLock
+    """One decoding step at a time per model file: the CPU it needs is all there is."""
     template: _ChatTemplate
+    context: threading.Lock
+    """One generation at a time on this ``Llama``'s own KV cache."""
 
 
 _shared_lock = threading.Lock()
-_shared: weakref.WeakKeyDictionary[Llama, _SharedModel] = weakref.WeakKeyDictionary()
+_steps: dict[Path, FairLock] = {}
+_templates: weakref.WeakKeyDictionary[Llama, _ChatTemplate] = weakref.WeakKeyDictionary()
+_context_locks: weakref.WeakKeyDictionary[Llama, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def _shared_for(model: Llama) -> _SharedModel:
-    """The generation lock and template of ``model``, shared by all its ``LlamaLLM``s."""
+    """The locks and template of ``model``, shared by all the ``LlamaLLM``s that use it."""
+    context = _context_lock(model)
     with _shared_lock:
-        shared = _shared.get(model)
-        if shared is None:
-            shared = _SharedModel(lock=threading.Lock(), template=_ChatTemplate(model))
-            _shared[model] = shared
-        return shared
+        steps = _steps.setdefault(Path(model.model_path).resolve(), FairLock())
+        template = _templates.get(model)
+        if template is None:
+            template = _templates[model] = _ChatTemplate(model)
+    return _SharedModel(steps=steps, template=template, context=context)
 
 
 class LlamaLLM(llm.LLM[Never]):  # Never: no events beyond the base LLM's
@@ -159,11 +268,15 @@ class LlamaLLM(llm.LLM[Never]):  # Never: no events beyond the base LLM's
         model_name: str,
         max_tokens: int = 160,
         temperature: float = 0.4,
+        release: Callable[[], None] | None = None,
     ) -> None:
-        """Wrap ``model`` (from ``load_llama``); ``model_name`` is the catalog's engine name."""
+        """Wrap ``model`` (from ``load_llama`` or ``lease_llama``, whose ``release`` is
+        called by :meth:`aclose`, or when this object is collected); ``model_name`` is the
+        catalog's engine name."""
         super().__init__()
         self._llama = model
         self._shared = _shared_for(model)
+        self._release = weakref.finalize(self, release) if release is not None else None
         self._model_name = model_name
         self._max_tokens = max_tokens
         self._temperature = temperature
@@ -177,6 +290,11 @@ class LlamaLLM(llm.LLM[Never]):  # Never: no events beyond the base LLM's
     def provider(self) -> str:
         """Always ``llama.cpp``."""
         return "llama.cpp"
+
+    async def aclose(self) -> None:
+        """Give the leased model (and its KV cache) back for the next call."""
+        if self._release is not None:
+            self._release()
 
     def chat(
         self,
@@ -440,23 +558,24 @@ def _generate(
     tokens, stop_strings = _fit_prompt(
         shared.template, messages, limit=model.n_ctx() - max_tokens, tools=tools
     )
-    with shared.lock:
+    with shared.context:
         if stop.is_set():
             return llm.CompletionUsage(completion_tokens=0, prompt_tokens=0, total_tokens=0)
         held = model.input_ids[: model.n_tokens].tolist()
         cached = _common_prefix(held, tokens)
-        chunks = model.create_completion(
-            prompt=tokens,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            stop=stop_strings,
-            stream=True,
-        )
+        with shared.steps:
+            chunks = model.create_completion(
+                prompt=tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stop=stop_strings,
+                stream=True,
+            )
         if not isinstance(chunks, Generator):
             raise TypeError("llama.cpp returned a whole completion for a streamed request")
         produced = False
         try:
-            for chunk in chunks:
+            for chunk in _stepped(chunks, shared.steps):
                 if stop.is_set():
                     break
                 text = chunk["choices"][0]["text"]
@@ -464,7 +583,8 @@ def _generate(
                     produced = True
                     on_text(text)
         finally:
-            chunks.close()
+            with shared.steps:
+                chunks.close()
         # The KV cache now holds the prompt and every sampled token but the last one.
         completion = model.n_tokens - len(tokens) + 1 if produced else 0
     return llm.CompletionUsage(
@@ -473,6 +593,16 @@ def _generate(
         prompt_cached_tokens=cached,
         total_tokens=len(tokens) + completion,
     )
+
+
+def _stepped(chunks: Generator[Any, None, None], steps: FairLock) -> Iterator[Any]:
+    """``chunks``, each step (prompt evaluation, then one token each) under ``steps``."""
+    while True:
+        with steps:
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
 
 
 def _common_prefix(held: list[int], prompt: list[int]) -> int:

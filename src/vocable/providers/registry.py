@@ -103,8 +103,14 @@ class EngineFactory:
 
         with self._lock:
             path = gguf_weights.assemble_gguf(name, cache_dir=self._settings.cache_dir)
-            model = llama_llm.load_llama(path, n_threads=self._settings.llm_threads)
-        return llama_llm.LlamaLLM(model=model, model_name=name)
+            # each call its own KV cache (up to llm_contexts), so calls never evict each
+            # other's cached conversation; given back when the call's LLM is closed
+            model, release = llama_llm.lease_llama(
+                path,
+                n_threads=self._settings.llm_threads,
+                contexts=self._settings.llm_contexts,
+            )
+        return llama_llm.LlamaLLM(model=model, model_name=name, release=release)
 
     def tts_for(self, name: str, language: str) -> tts.TTS[Any]:
         if name == "openai-compatible":
@@ -146,10 +152,15 @@ class EngineFactory:
         )
 
     def prewarm(self, *, llm_engine: str, language: str = "en") -> None:
-        """Load the default engines before the first call, so it is answered at once."""
-        self.build_for(
-            stt_engine="auto", llm_engine=llm_engine, tts_engine="auto", language=language
-        )
+        """Load the default engines before the first call, so it is answered at once
+        (with as many embedded LLM caches as calls keep their own: ``llm_contexts``)."""
+        held = [
+            self.build_for(
+                stt_engine="auto", llm_engine=llm_engine, tts_engine="auto", language=language
+            )
+            for _ in range(self._settings.llm_contexts)
+        ]
+        del held  # built and given back: the next calls lease them
 
     def _openai_client_args(self) -> dict[str, Any]:
         s = self._settings

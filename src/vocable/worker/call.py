@@ -276,4 +276,5 @@ async def run_call(
     usage["tools"] = tools.usage()
     usage["voice"] = voice.usage()
     await tools.aclose()
+    await engines.llm.aclose()  # an embedded model's KV cache goes back for the next call
     return CallOutcome(reason=reason, usage=usage)
