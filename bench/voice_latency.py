@@ -203,19 +203,29 @@ def trim(samples: np.ndarray, threshold: int = 200) -> np.ndarray:
 
 
 def stage_figures(turns: list[dict[str, Any]]) -> dict[str, float]:
-    metrics = [t["metrics"] for t in turns if t.get("role") == "agent" and t.get("metrics")]
+    """Medians of the worker's stage metrics; end of turn and transcription are on the
+    caller's turn, the rest on the agent's reply to it."""
+    paired: list[dict[str, float]] = []
+    caller: dict[str, float] = {}
+    for turn in turns:
+        metrics = turn.get("metrics") or {}
+        if turn.get("role") == "user":
+            caller = metrics
+        elif turn.get("role") == "agent" and caller:
+            paired.append({**caller, **metrics})
+            caller = {}
     figures: dict[str, float] = {}
     for stage in STAGES:
-        values = [m[stage] for m in metrics if stage in m]
+        values = [m[stage] for m in paired if stage in m]
         if values:
             figures[f"{stage}_p50_s"] = round(statistics.median(values), 3)
     # what is left of the worker's own e2e once its measured stages are taken out: the
     # wait for the first speakable text (and the hand-offs between the stages)
+    parts = ("e2e_latency", "end_of_turn_delay", "llm_node_ttft", "tts_node_ttfb")
     rest = [
         m["e2e_latency"] - m["end_of_turn_delay"] - m["llm_node_ttft"] - m["tts_node_ttfb"]
-        for m in metrics
-        if all(k in m for k in ("e2e_latency", "end_of_turn_delay", "llm_node_ttft"))
-        and "tts_node_ttfb" in m
+        for m in paired
+        if all(k in m for k in parts)
     ]
     if rest:
         figures["first_text_wait_p50_s"] = round(statistics.median(rest), 3)

@@ -3,9 +3,10 @@
 A ``llama_cpp.Llama`` holds one KV cache and is not thread-safe. Each call leases its own
 ``Llama`` of the model file (``lease_llama``, up to a limit; more calls than that share the
 least used one), so two calls never evict each other's cached conversation. Generations run
-in worker threads; on the same model they take turns token by token under a fair lock (two
-calls at once each get every other step of the CPU, so the second caller's first words do
-not wait for the whole first reply). The tokens reach the event loop as they are sampled.
+in worker threads; on the same model they take turns token by token (``StepLock``): a reply
+that has not yet reached its first words goes first, so the second caller's first words do
+not wait for the whole first reply, which is being spoken meanwhile. The tokens reach the
+event loop as they are sampled.
 
 Later turns are fast because llama.cpp keeps the previous request's tokens in its KV
 cache and evaluates only the part of the new prompt that differs. The conversation is
@@ -22,12 +23,14 @@ messages.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Never
@@ -171,28 +174,39 @@ def _context_lock(model: Llama) -> threading.Lock:
         return lock
 
 
-class FairLock:
-    """A lock granted in the order it was asked for (``threading.Lock`` lets a thread that
-    releases and asks again win over one that has been waiting)."""
+URGENT_STEPS = 24
+"""A reply's prompt evaluation and first tokens (its first spoken clause) go before other
+replies' later tokens: those are already being spoken, and text outruns speech 5 to 1."""
+
+
+class StepLock:
+    """One decoding step at a time: first to replies still before their first words, then
+    in the order asked (``threading.Lock`` would let a thread that releases and asks again
+    win over one that has been waiting)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._waiting: deque[tuple[bool, object]] = deque()
         self._held = False
 
-    def __enter__(self) -> None:
-        me = object()
+    @contextmanager
+    def step(self, *, urgent: bool = False) -> Iterator[None]:
+        me = (urgent, object())
         with self._cond:
-            self._queue.append(me)
-            while self._held or self._queue[0] is not me:
+            self._waiting.append(me)
+            while self._held or self._next() is not me:
                 self._cond.wait()
-            self._queue.popleft()
+            self._waiting.remove(me)
             self._held = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held = False
+                self._cond.notify_all()
 
-    def __exit__(self, *_: object) -> None:
-        with self._cond:
-            self._held = False
-            self._cond.notify_all()
+    def _next(self) -> tuple[bool, object]:
+        return next((w for w in self._waiting if w[0]), self._waiting[0])
 
 
 class _ChatTemplate:
@@ -230,7 +244,7 @@ class _ChatTemplate:
 
 @dataclass
 class _SharedModel:
-    steps: FairLock
+    steps: StepLock
     """One decoding step at a time per model file: the CPU it needs is all there is."""
     template: _ChatTemplate
     context: threading.Lock
@@ -238,7 +252,7 @@ class _SharedModel:
 
 
 _shared_lock = threading.Lock()
-_steps: dict[Path, FairLock] = {}
+_steps: dict[Path, StepLock] = {}
 _templates: weakref.WeakKeyDictionary[Llama, _ChatTemplate] = weakref.WeakKeyDictionary()
 _context_locks: weakref.WeakKeyDictionary[Llama, threading.Lock] = weakref.WeakKeyDictionary()
 
@@ -247,7 +261,7 @@ def _shared_for(model: Llama) -> _SharedModel:
     """The locks and template of ``model``, shared by all the ``LlamaLLM``s that use it."""
     context = _context_lock(model)
     with _shared_lock:
-        steps = _steps.setdefault(Path(model.model_path).resolve(), FairLock())
+        steps = _steps.setdefault(Path(model.model_path).resolve(), StepLock())
         template = _templates.get(model)
         if template is None:
             template = _templates[model] = _ChatTemplate(model)
@@ -563,7 +577,7 @@ def _generate(
             return llm.CompletionUsage(completion_tokens=0, prompt_tokens=0, total_tokens=0)
         held = model.input_ids[: model.n_tokens].tolist()
         cached = _common_prefix(held, tokens)
-        with shared.steps:
+        with shared.steps.step():
             chunks = model.create_completion(
                 prompt=tokens,
                 max_tokens=max_tokens,
@@ -583,7 +597,7 @@ def _generate(
                     produced = True
                     on_text(text)
         finally:
-            with shared.steps:
+            with shared.steps.step():
                 chunks.close()
         # The KV cache now holds the prompt and every sampled token but the last one.
         completion = model.n_tokens - len(tokens) + 1 if produced else 0
@@ -595,10 +609,10 @@ def _generate(
     )
 
 
-def _stepped(chunks: Generator[Any, None, None], steps: FairLock) -> Iterator[Any]:
+def _stepped(chunks: Generator[Any, None, None], steps: StepLock) -> Iterator[Any]:
     """``chunks``, each step (prompt evaluation, then one token each) under ``steps``."""
-    while True:
-        with steps:
+    for count in itertools.count():
+        with steps.step(urgent=count < URGENT_STEPS):
             chunk = next(chunks, None)
         if chunk is None:
             return
