@@ -9,8 +9,10 @@ handed to the session ``hold`` seconds after the speech stopped (just before the
 own end of speech), so the turn is committed the moment the silence is long enough rather
 than a Whisper pass later.
 
-If the caller speaks again within ``hold``, the phrase's text is not lost: it is carried
-into the next phrase's transcript, so a sentence with a pause inside it stays one message.
+If the caller speaks again within ``hold``, nothing is handed over: the next pass hears the
+turn's audio from its start, pauses and all (a phrase transcribed alone loses the context
+of the words around it: "Hello, can you hear me?" cut at its comma came back as "Hello?
+Can you fear me?"), so a sentence with a pause inside it stays one message.
 While the caller speaks, an interim pass every ``interim_every`` seconds of speech (only
 when the model is idle) gives the browser the words so far.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Never
 
@@ -44,6 +47,8 @@ HOLD = 0.35
 """How long after the speech stopped a phrase's transcript is handed to the session."""
 INTERIM_EVERY = 1.0
 """Seconds of new speech between two interim passes."""
+PRE_ROLL = 0.5
+"""Audio kept from before the start of speech (the VAD notices speech a little late)."""
 
 
 @dataclass(frozen=True)
@@ -117,12 +122,14 @@ class PhraseStream(stt.RecognizeStream):
         self._vad = vad
         self._timing = timing
         self._language = language
-        self._speech: list[rtc.AudioFrame] = []
+        self._audio: deque[rtc.AudioFrame] = deque()  # the open turn's audio, or a pre-roll
+        self._audio_seconds = 0.0
+        self._turn_open = False
+        self._speaking = False
         self._speech_seconds = 0.0
         self._interim_at = 0.0
         self._interim: asyncio.Task[None] | None = None
         self._phrase = 0  # bumped at each start of speech: stale results are dropped
-        self._carried = ""  # text of phrases the caller continued before it was handed over
         self._finals: asyncio.Queue[tuple[int, rtc.AudioFrame, float]] = asyncio.Queue()
 
     async def _run(self) -> None:
@@ -157,61 +164,70 @@ class PhraseStream(stt.RecognizeStream):
     # --- phrases ----------------------------------------------------------------------
 
     def _on_vad(self, ev: vad.VADEvent) -> None:
-        if ev.type == vad.VADEventType.START_OF_SPEECH:
+        if ev.type == vad.VADEventType.INFERENCE_DONE:
+            self._keep(ev.frames)
+            if ev.speaking:
+                self._speech_seconds = ev.speech_duration
+                if self._speech_seconds - self._interim_at >= self._timing.interim_every:
+                    self._start_interim()
+        elif ev.type == vad.VADEventType.START_OF_SPEECH:
             self._phrase += 1
-            self._speech = list(ev.frames)
-            self._speech_seconds = ev.speech_duration
-            self._interim_at = ev.speech_duration
+            self._turn_open = self._speaking = True
+            self._speech_seconds = self._interim_at = ev.speech_duration
             self._event_ch.send_nowait(stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH))
-        elif ev.type == vad.VADEventType.INFERENCE_DONE and ev.speaking:
-            self._speech.extend(ev.frames)
-            self._speech_seconds = ev.speech_duration
-            if self._speech_seconds - self._interim_at >= self._timing.interim_every:
-                self._start_interim()
         elif ev.type == vad.VADEventType.END_OF_SPEECH:
             speech_end = time.time() - ev.silence_duration - ev.inference_duration
-            self._speech = []
+            self._speaking = False
             self._event_ch.send_nowait(
                 stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end)
             )
-            if ev.frames:
-                self._finals.put_nowait((self._phrase, utils.merge_frames(ev.frames), speech_end))
+            self._finals.put_nowait((self._phrase, self._turn_audio(), speech_end))
+
+    def _keep(self, frames: list[rtc.AudioFrame]) -> None:
+        """Every frame of an open turn; between turns, only the last ``PRE_ROLL`` seconds
+        (the start of speech is found a little after it began)."""
+        for frame in frames:
+            self._audio.append(frame)
+            self._audio_seconds += frame.duration
+        while not self._turn_open and self._audio_seconds > PRE_ROLL and len(self._audio) > 1:
+            self._audio_seconds -= self._audio.popleft().duration
+
+    def _turn_audio(self) -> rtc.AudioFrame:
+        return utils.merge_frames(list(self._audio))
+
+    def _close_turn(self) -> None:
+        self._turn_open = False
+        self._keep([])
 
     def _start_interim(self) -> None:
         self._interim_at = self._speech_seconds
         busy = self._interim is not None and not self._interim.done()
         if busy or not self._finals.empty() or self._whisper.busy:
             return  # never queue behind a final or another call's pass
-        self._interim = asyncio.create_task(
-            self._interim_pass(self._phrase, utils.merge_frames(self._speech))
-        )
+        self._interim = asyncio.create_task(self._interim_pass(self._phrase, self._turn_audio()))
 
     async def _interim_pass(self, phrase: int, audio: rtc.AudioFrame) -> None:
         text = await self._transcribe(audio)
         # an interim after the phrase ended would cancel the session's end of turn
-        if text and phrase == self._phrase and self._speech:
-            self._send(stt.SpeechEventType.INTERIM_TRANSCRIPT, self._joined(text))
+        if text and phrase == self._phrase and self._speaking:
+            self._send(stt.SpeechEventType.INTERIM_TRANSCRIPT, text)
 
     async def _finalise(self) -> None:
         while True:
             phrase, audio, speech_end = await self._finals.get()
             try:
+                if phrase != self._phrase:
+                    continue  # the caller went on: the next phrase's pass hears this one too
                 text = await self._transcribe(audio)
                 delay = speech_end + self._timing.hold - time.time()
                 if delay > 0 and phrase == self._phrase:
                     await asyncio.sleep(delay)
-                if not text:
-                    continue
                 if phrase == self._phrase:  # the caller is still quiet: hand it over
-                    self._send(stt.SpeechEventType.FINAL_TRANSCRIPT, self._joined(text))
-                    self._carried = ""
-                else:  # the caller went on speaking: it opens the next phrase's text
-                    self._carried = self._joined(text)
+                    self._close_turn()
+                    if text:
+                        self._send(stt.SpeechEventType.FINAL_TRANSCRIPT, text)
             finally:
                 self._finals.task_done()
-
-    def _joined(self, text: str) -> str:
-        return f"{self._carried} {text}".strip()
 
     async def _transcribe(self, audio: rtc.AudioFrame) -> str:
         try:
