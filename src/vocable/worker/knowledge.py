@@ -136,6 +136,7 @@ class KnowledgeAgent(Agent):
         self._retriever = retriever
         self._searchable = searchable
         self._held = held
+        self._contexts: dict[str, str | None] = {}
 
     async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
         """A spoken turn takes along what the caller typed while saying it (one reply
@@ -143,7 +144,6 @@ class KnowledgeAgent(Agent):
         typed = self._held.take() if self._held is not None else []
         if typed:
             new_message.content = [*typed, *new_message.content]
-        self._contexts: dict[str, str | None] = {}
 
     def usage(self) -> dict[str, Any]:
         return self._retriever.usage()

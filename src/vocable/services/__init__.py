@@ -1,1 +1,0 @@
-"""Product operations shared by the HTTP routes and the CLI."""
