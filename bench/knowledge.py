@@ -37,7 +37,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vocable.api.schemas import AgentCreate
+from vocable.accounts import service as accounts
+from vocable.agents.service import create_agent
+from vocable.contracts.agents import AgentCreate
 from vocable.db.migrate import upgrade_to_head
 from vocable.db.models import KnowledgeDocument
 from vocable.ids import new_id
@@ -48,8 +50,6 @@ from vocable.knowledge.index import KnowledgeIndex
 from vocable.knowledge.runtime import open_index
 from vocable.knowledge.search import search_agent
 from vocable.platform import Platform, build_platform
-from vocable.services import accounts
-from vocable.services.agents import create_agent
 from vocable.settings import Settings
 
 VOCABULARY = (

@@ -178,11 +178,11 @@ class VocableTarget:
 
 def prepare_vocable(data_dir: Path, database_url: str | None) -> VocableTarget:
     """Migrate the database and create a tenant; return what the API process needs."""
-    from vocable.api.schemas import AgentCreate
+    from vocable.accounts import service as accounts
+    from vocable.agents.service import create_agent
+    from vocable.contracts.agents import AgentCreate
     from vocable.db.migrate import upgrade_to_head
     from vocable.platform import build_platform
-    from vocable.services import accounts
-    from vocable.services.agents import create_agent
     from vocable.settings import Settings
 
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,10 @@ import pytest
 
 from tests.support.postgres import create_database, running_postgres
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
-from vocable.api.schemas import AgentCreate
+from vocable.accounts import service as accounts
+from vocable.agents.service import create_agent
+from vocable.contracts.agents import AgentCreate
 from vocable.platform import Platform
-from vocable.services import accounts
-from vocable.services.agents import create_agent
 
 BACKENDS = os.environ.get("VOCABLE_TEST_BACKENDS", "sqlite,postgresql").split(",")
 

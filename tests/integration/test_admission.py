@@ -27,7 +27,7 @@ from vocable.api.admission import Admission
 from vocable.api.routes import auth as auth_routes
 from vocable.db.models import Organization, VoiceSession
 from vocable.platform import Platform
-from vocable.services import sessions as session_service
+from vocable.sessions import service as session_service
 
 ENDPOINT = "/api/agents/agent-session/"
 LIMIT = 2

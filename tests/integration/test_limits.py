@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import database_url_for, make_tenant
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
-from vocable.services import accounts
+from vocable.accounts import service as accounts
 
 ENDPOINT = "/api/agents/agent-session/"
 

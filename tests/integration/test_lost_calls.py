@@ -16,8 +16,8 @@ from tests.support.servers import ApiServer
 from vocable.db.models import VoiceSession
 from vocable.livekit.rooms import RoomAdminError
 from vocable.platform import Platform
-from vocable.services.sessions import record_event
-from vocable.services.sweeper import SessionSweeper
+from vocable.sessions.service import record_event
+from vocable.sessions.sweeper import SessionSweeper
 
 WEBHOOK = "/livekit/webhook"
 

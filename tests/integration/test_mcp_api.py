@@ -19,7 +19,7 @@ from tests.support.mcp_server import McpTestServer, running_mcp_server
 from tests.support.net import free_ports
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
-from vocable.api.schemas import WorkerSessionConfig
+from vocable.contracts.sessions import WorkerSessionConfig
 from vocable.worker.tools import load_call_tools
 
 TRANSPORTS = ("streamable_http", "sse")

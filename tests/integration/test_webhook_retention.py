@@ -21,7 +21,7 @@ from tests.support.servers import ApiServer, make_platform, make_settings, runni
 from vocable.db.models import WebhookDelivery, WebhookEvent
 from vocable.ids import new_id
 from vocable.platform import Platform
-from vocable.services.sweeper import SessionSweeper
+from vocable.sessions.sweeper import SessionSweeper
 from vocable.settings import Settings
 from vocable.webhooks import service
 from vocable.webhooks.retention import purge_old_events

@@ -21,10 +21,10 @@ from tests.conftest import Tenant, database_url_for, make_tenant
 from tests.support.net import free_ports
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
-from vocable.api.schemas import SessionRequest
+from vocable.contracts.sessions import SessionRequest
 from vocable.db.models import VoiceSession, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from vocable.platform import Platform
-from vocable.services.sessions import create_session, record_event
+from vocable.sessions.service import create_session, record_event
 from vocable.settings import Settings
 from vocable.webhooks import WebhookVerificationError, service, verify
 from vocable.webhooks.delivery import Outcome, WebhookDispatcher

@@ -9,9 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.requests import Request
 
-from vocable.api.deps import client_address
-from vocable.db.models import ApiKey
-from vocable.services.accounts import (
+from vocable.accounts.service import (
     address_allowed,
     check_allowed_ips,
     check_allowed_origins,
@@ -19,6 +17,8 @@ from vocable.services.accounts import (
     normalise_origin,
     origin_allowed,
 )
+from vocable.api.deps import client_address
+from vocable.db.models import ApiKey
 
 
 def key(**fields: object) -> ApiKey:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from vocable.api.schemas import AgentCreate, SessionRequest
-from vocable.languages import normalise_language
+from vocable.contracts.agents import AgentCreate
+from vocable.contracts.languages import normalise_language
+from vocable.contracts.sessions import SessionRequest
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ def test_empty_greeting_override_is_kept_as_no_greeting() -> None:
 def test_whisper_language_list_matches_the_installed_engine() -> None:
     from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-    from vocable.providers.catalog import WHISPER_LANGUAGES
+    from vocable.contracts.catalog import WHISPER_LANGUAGES
 
     assert set(_LANGUAGE_CODES) == WHISPER_LANGUAGES
 
@@ -54,6 +55,6 @@ def test_whisper_language_list_matches_the_installed_engine() -> None:
     ],
 )
 def test_stt_language_support(engine: str, language: str, ok: bool) -> None:
-    from vocable.providers.catalog import stt_supports
+    from vocable.contracts.catalog import stt_supports
 
     assert stt_supports(engine, language) is ok

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vocable.api.errors import ApiError
+from vocable.api.errors import status_of
+from vocable.contracts.errors import InvalidError
 from vocable.settings import Settings
 from vocable.webhooks import WebhookVerificationError, new_secret, sign, verify
 from vocable.webhooks.delivery import classify, parse_retry_after, retry_delay
@@ -165,9 +166,9 @@ def _resolver(host: str) -> list[str]:
 
 def test_production_requires_https_for_endpoints() -> None:
     prod = Settings(environment="production")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(InvalidError) as refused:
         check_endpoint_url("http://93.184.216.34/hook", prod, resolver=_resolver)
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
     assert refused.value.errors == [{"field": "url", "message": "webhook URLs must use https"}]
     check_endpoint_url("https://93.184.216.34/hook", prod, resolver=_resolver)
     check_endpoint_url("http://93.184.216.34/hook", Settings(), resolver=_resolver)
@@ -185,8 +186,8 @@ def test_production_requires_https_for_endpoints() -> None:
     ],
 )
 def test_private_endpoint_urls_are_refused_naming_url(url: str) -> None:
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(InvalidError) as refused:
         check_endpoint_url(url, Settings(), resolver=_resolver)
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
     assert refused.value.errors[0]["field"] == "url"
     assert "10.0.0.5" not in refused.value.message and "/hook" not in refused.value.message

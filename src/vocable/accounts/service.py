@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vocable import audit
+from vocable.audit import Actor
 from vocable.db.models import ApiKey, Organization, User
 from vocable.ids import new_id
 from vocable.security.passwords import MIN_PASSWORD_LENGTH, hash_password
 from vocable.security.tokens import display_prefix, hash_secret, new_api_key
-from vocable.services import audit
-from vocable.services.audit import Actor
 
 
 class AccountError(ValueError):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vocable.api.errors import ApiError
-from vocable.api.schemas import AgentCreate, AgentUpdate
+from vocable import audit
+from vocable.audit import Actor
+from vocable.contracts import catalog
+from vocable.contracts.agents import AgentCreate, AgentUpdate
+from vocable.contracts.errors import InvalidError
 from vocable.db.models import Agent
 from vocable.ids import new_id
-from vocable.providers import catalog
-from vocable.services import audit
-from vocable.services.audit import Actor
 
 # fields whose change the audit log names (never their values); bookkeeping is left out
 _NOT_AUDITED = frozenset({"updated_at", "reference_audio_sha256"})
@@ -21,8 +21,7 @@ def check_language(stt_engine: str, language: str) -> None:
     """Refuse (422, field ``language``) a language the agent's STT engine cannot hear."""
     if not catalog.stt_supports(stt_engine, language):
         message = catalog.unsupported_language_message(stt_engine)
-        raise ApiError(
-            422,
+        raise InvalidError(
             "invalid_request",
             "Invalid request: check language",
             errors=[{"field": "language", "message": message}],

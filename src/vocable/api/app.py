@@ -8,7 +8,17 @@ from vocable import __version__
 from vocable.api.admission import Admission
 from vocable.api.errors import install_error_handlers
 from vocable.api.openapi import error_responses, install_openapi
-from vocable.api.routes import agents, auth, internal, keys, knowledge, meta, sessions, voices
+from vocable.api.routes import (
+    agents,
+    auth,
+    calls,
+    internal,
+    keys,
+    knowledge,
+    meta,
+    sessions,
+    voices,
+)
 from vocable.api.routes import audit as audit_routes
 from vocable.api.routes import livekit_events as livekit_event_routes
 from vocable.api.routes import mcp as mcp_routes
@@ -41,7 +51,7 @@ def create_app(platform: Platform) -> FastAPI:
         (keys.router, signed_in),
         (audit_routes.router, read_only),
         (agents.router, signed_in),
-        (agents.records, signed_in),
+        (calls.router, signed_in),
         (internal.router, own),
         (knowledge.router, signed_in),
         (voices.router, signed_in),

@@ -15,13 +15,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from vocable.accounts.service import IpAddress, address_allowed, key_is_usable, origin_allowed
 from vocable.api.admission import Admission
 from vocable.api.errors import ApiError
+from vocable.audit import Actor
 from vocable.db.models import ApiKey, LoginSession, User
 from vocable.platform import Platform
 from vocable.security.tokens import constant_time_equal, hash_secret, looks_like_api_key
-from vocable.services.accounts import IpAddress, address_allowed, key_is_usable, origin_allowed
-from vocable.services.audit import Actor
 
 log = logging.getLogger("vocable.api.auth")
 

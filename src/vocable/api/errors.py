@@ -16,6 +16,17 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vocable.contracts.errors import (
+    ConflictError,
+    DomainError,
+    InvalidError,
+    LimitError,
+    NotFoundError,
+    TooLargeError,
+    UnavailableError,
+    UnsupportedError,
+)
+
 log = logging.getLogger("vocable.api")
 
 
@@ -37,6 +48,23 @@ class ApiError(Exception):
         self.message = message
         self.errors = errors or []
         self.headers = headers
+
+
+# the one place where a domain error becomes an HTTP status (most specific kind first)
+_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (UnsupportedError, 415),
+    (InvalidError, 422),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (TooLargeError, 413),
+    (LimitError, 429),
+    (UnavailableError, 503),
+)
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a domain error's kind (a kind not listed is a server bug)."""
+    return next((status for kind, status in _STATUS if isinstance(error, kind)), 500)
 
 
 def envelope(code: str, message: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -70,6 +98,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
             envelope(exc.code, exc.message, exc.errors), status_code=exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return JSONResponse(
+            envelope(exc.code, exc.message, exc.errors),
+            status_code=status_of(exc),
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -12,13 +12,13 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vocable.api.errors import ApiError
-from vocable.api.schemas import AgentCreate
+from vocable.accounts import service as accounts
+from vocable.agents.service import create_agent
+from vocable.contracts.agents import AgentCreate
+from vocable.contracts.errors import DomainError
 from vocable.db.migrate import upgrade_to_head
 from vocable.db.models import Organization
 from vocable.platform import Platform, build_platform
-from vocable.services import accounts
-from vocable.services.agents import create_agent
 from vocable.settings import Settings
 
 app = typer.Typer(help="Vocable: self-hostable real-time voice agents.", no_args_is_help=True)
@@ -198,7 +198,7 @@ def agents_create(
     with platform.sessions() as db:
         try:
             agent = create_agent(db, org_id=_resolve_org(db, org), data=data)
-        except ApiError as exc:
+        except DomainError as exc:
             _fail("; ".join(f"{e['field']}: {e['message']}" for e in exc.errors) or str(exc))
         payload = {
             "id": agent.id,

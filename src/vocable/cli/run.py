@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import typer
 import uvicorn
 
+from vocable.accounts import service as accounts
 from vocable.api.app import create_app
 from vocable.db.migrate import upgrade_to_head
 from vocable.livekit.server import (
@@ -27,7 +28,6 @@ from vocable.livekit.server import (
 )
 from vocable.platform import build_platform
 from vocable.processes import wait_until_answering
-from vocable.services import accounts
 from vocable.settings import Settings
 
 FIRST_ADMIN_EMAIL = "admin@vocable.local"

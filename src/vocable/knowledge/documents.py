@@ -8,21 +8,27 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vocable.api.errors import ApiError
+from vocable import audit
+from vocable.audit import Actor
+from vocable.contracts.errors import (
+    ConflictError,
+    DomainError,
+    InvalidError,
+    TooLargeError,
+    UnsupportedError,
+)
 from vocable.db.models import Agent, KnowledgeDocument, KnowledgeFile
 from vocable.ids import new_id
 from vocable.knowledge.index import KnowledgeIndex
 from vocable.knowledge.sniff import DocumentRejected, sniff
-from vocable.services import audit
-from vocable.services.audit import Actor
 from vocable.settings import Settings
 
 MAX_NAME_CHARS = 255
 
 
-def _refusal(e: DocumentRejected) -> ApiError:
-    status = 415 if e.code == "unsupported_type" else 422
-    return ApiError(status, e.code, e.reason, errors=[{"field": "file", "message": e.reason}])
+def _refusal(e: DocumentRejected) -> DomainError:
+    kind = UnsupportedError if e.code == "unsupported_type" else InvalidError
+    return kind(e.code, e.reason, errors=[{"field": "file", "message": e.reason}])
 
 
 def check_quota(db: Session, *, org_id: str, adding: int, settings: Settings) -> None:
@@ -32,15 +38,13 @@ def check_quota(db: Session, *, org_id: str, adding: int, settings: Settings) ->
         )
     ).one()
     if count + 1 > settings.knowledge_org_max_documents:
-        raise ApiError(
-            409,
+        raise ConflictError(
             "quota_exceeded",
             f"Your organisation has reached its limit of {settings.knowledge_org_max_documents} "
             "knowledge documents",
         )
     if int(used) + adding > settings.knowledge_org_quota_bytes:
-        raise ApiError(
-            409,
+        raise ConflictError(
             "quota_exceeded",
             "This document would exceed your organisation's knowledge storage quota "
             f"({settings.knowledge_org_quota_bytes} bytes)",
@@ -61,8 +65,7 @@ def add_document(
 
     ``knowledge_document.created`` is written in the same commit."""
     if len(data) > settings.knowledge_max_file_bytes:
-        raise ApiError(
-            413,
+        raise TooLargeError(
             "too_large",
             f"Document exceeds the {settings.knowledge_max_file_bytes}-byte limit",
         )

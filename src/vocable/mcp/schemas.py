@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from vocable.api.schemas import HttpUrlStr, McpHeaders, Name
+from vocable.contracts.fields import HttpUrlStr, McpHeaders, Name
 
 Transport = Literal["streamable_http", "sse"]
 TimeoutSeconds = Annotated[int, Field(ge=2, le=30)]

@@ -5,15 +5,15 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vocable.api.errors import ApiError
-from vocable.api.schemas import WorkerMcpServer
+from vocable import audit
+from vocable.audit import Actor
+from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError
+from vocable.contracts.sessions import WorkerMcpServer
 from vocable.db.models import Agent, McpServer
 from vocable.ids import new_id
 from vocable.mcp.schemas import HIDDEN, McpServerCreate, McpServerPublic, McpServerUpdate
 from vocable.outbound import OutboundPolicy, OutboundRefused, check_url
 from vocable.security.crypto import SecretBox
-from vocable.services import audit
-from vocable.services.audit import Actor
 
 
 def check_server_url(url: str, policy: OutboundPolicy) -> None:
@@ -25,8 +25,8 @@ def check_server_url(url: str, policy: OutboundPolicy) -> None:
     try:
         check_url(url, policy)
     except OutboundRefused as e:
-        raise ApiError(
-            422, e.reason.value, e.message, errors=[{"field": "url", "message": e.message}]
+        raise InvalidError(
+            e.reason.value, e.message, errors=[{"field": "url", "message": e.message}]
         ) from None
 
 
@@ -57,7 +57,7 @@ def list_servers(db: Session, agent: Agent) -> list[McpServer]:
 def get_server(db: Session, agent: Agent, server_id: str) -> McpServer:
     row = db.get(McpServer, server_id)
     if row is None or row.agent_id != agent.id or row.org_id != agent.org_id:
-        raise ApiError(404, "mcp_server_not_found", "MCP server not found")
+        raise NotFoundError("mcp_server_not_found", "MCP server not found")
     return row
 
 
@@ -76,8 +76,8 @@ def create_server(
 ) -> McpServer:
     count = db.scalar(select(func.count()).where(McpServer.agent_id == agent.id)) or 0
     if count >= max_servers:
-        raise ApiError(
-            409, "too_many_mcp_servers", f"An agent may have at most {max_servers} MCP servers"
+        raise ConflictError(
+            "too_many_mcp_servers", f"An agent may have at most {max_servers} MCP servers"
         )
     sealed, names = _seal(box, data.headers)
     row = McpServer(

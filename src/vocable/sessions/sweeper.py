@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from vocable.db.models import VoiceSession
 from vocable.livekit.rooms import RoomAdminError
 from vocable.livekit.webhooks import MEDIA_LOST, WORKER_LOST
-from vocable.services.sessions import record_event
+from vocable.sessions.service import record_event
 from vocable.webhooks.retention import purge_finished_deliveries, purge_old_events
 
-log = logging.getLogger("vocable.services.sweeper")
+log = logging.getLogger("vocable.sessions.sweeper")
 
 EXPIRED = "expired"
 """End reason: the call was still open past its session's hard deadline."""

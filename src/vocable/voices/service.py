@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vocable.api.errors import ApiError
+from vocable import audit
+from vocable.contracts.errors import InvalidError
 from vocable.db.models import Agent, Voice
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy
-from vocable.services import audit
 from vocable.settings import Settings
 from vocable.voices.cache import UrlVoiceCache
 from vocable.voices.clones import clones_of, delete_engine_copies_later
@@ -50,10 +50,9 @@ def voice_store(settings: Settings) -> VoiceStore:
     return VoiceStore(root=settings.data_dir / "voices")
 
 
-def refusal_error(refused: VoiceRefused, field: str) -> ApiError:
-    """The 422 for a refused clip: the reason as ``code`` and on the named field."""
-    return ApiError(
-        422,
+def refusal_error(refused: VoiceRefused, field: str) -> InvalidError:
+    """The error for a refused clip: the reason as ``code`` and on the named field."""
+    return InvalidError(
         refused.reason,
         refused.message,
         errors=[{"field": field, "reason": refused.reason, "message": refused.message}],

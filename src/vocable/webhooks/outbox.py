@@ -16,6 +16,7 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from vocable.contracts.sessions import SessionConfig
 from vocable.db.models import (
     TranscriptTurn,
     VoiceSession,
@@ -64,6 +65,7 @@ def _finite(value: Any) -> Any:
 
 def session_data(db: Session, row: VoiceSession, *, with_transcript: bool) -> dict[str, Any]:
     """The ``data.session`` object of an event: the call record, never the prompt."""
+    config = SessionConfig.from_stored(row.config)
     duration = None
     if row.started_at is not None and row.ended_at is not None:
         duration = round((row.ended_at - row.started_at).total_seconds(), 3)
@@ -72,8 +74,8 @@ def session_data(db: Session, row: VoiceSession, *, with_transcript: bool) -> di
         "agent_id": row.agent_id,
         "room_name": row.room_name,
         "status": row.status,
-        "language": row.config.get("language"),
-        "metadata": row.config.get("metadata") or {},
+        "language": config.language,
+        "metadata": config.metadata,
         "created_at": _iso(row.created_at),
         "started_at": _iso(row.started_at),
         "ended_at": _iso(row.ended_at),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from vocable.api.schemas import HttpUrlStr, NoNul
+from vocable.contracts.fields import HttpUrlStr, NoNul
 from vocable.webhooks import EVENT_TYPES
 
 EventType = Literal["session.started", "session.ended", "session.failed"]

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from vocable.api.errors import ApiError
+from vocable import audit
+from vocable.audit import Actor
+from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError
 from vocable.db.models import WebhookDelivery, WebhookEndpoint
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy, OutboundRefused, Resolver, check_url, system_resolver
 from vocable.security.crypto import SecretBox
-from vocable.services import audit
-from vocable.services.audit import Actor
 from vocable.settings import Settings
 from vocable.webhooks.schemas import (
     WebhookDeliveryPublic,
@@ -46,8 +46,8 @@ def check_endpoint_url(
         message = e.message
         if e.reason.value == "scheme_not_allowed" and settings.environment == "production":
             message = "webhook URLs must use https"
-        raise ApiError(
-            422, e.reason.value, message, errors=[{"field": "url", "message": message}]
+        raise InvalidError(
+            e.reason.value, message, errors=[{"field": "url", "message": message}]
         ) from None
 
 
@@ -73,7 +73,7 @@ def list_endpoints(db: Session, org_id: str) -> list[WebhookEndpoint]:
 def get_endpoint(db: Session, org_id: str, endpoint_id: str) -> WebhookEndpoint:
     row = db.get(WebhookEndpoint, endpoint_id)
     if row is None or row.org_id != org_id:
-        raise ApiError(404, "webhook_not_found", "Webhook endpoint not found")
+        raise NotFoundError("webhook_not_found", "Webhook endpoint not found")
     return row
 
 
@@ -95,8 +95,7 @@ def create_endpoint(
 ) -> CreatedEndpoint:
     count = db.scalar(select(func.count()).where(WebhookEndpoint.org_id == org_id)) or 0
     if count >= max_endpoints:
-        raise ApiError(
-            409,
+        raise ConflictError(
             "too_many_webhooks",
             f"An organisation may have at most {max_endpoints} webhook endpoints",
         )
@@ -210,7 +209,7 @@ def redeliver(db: Session, endpoint: WebhookEndpoint, delivery_id: str) -> Webho
     """
     row = db.get(WebhookDelivery, delivery_id)
     if row is None or row.endpoint_id != endpoint.id or row.org_id != endpoint.org_id:
-        raise ApiError(404, "delivery_not_found", "Delivery not found")
+        raise NotFoundError("delivery_not_found", "Delivery not found")
     now = datetime.now(UTC)
     result = db.execute(
         update(WebhookDelivery)
@@ -230,6 +229,6 @@ def redeliver(db: Session, endpoint: WebhookEndpoint, delivery_id: str) -> Webho
     )
     db.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ApiError(409, "delivery_in_progress", "The delivery is being sent; try again soon")
+        raise ConflictError("delivery_in_progress", "The delivery is being sent; try again soon")
     db.refresh(row)
     return row

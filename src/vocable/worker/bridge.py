@@ -18,7 +18,7 @@ from livekit.agents.voice.events import (
 from vocable.worker import protocol
 from vocable.worker.channel import WorkerChannel
 
-log = logging.getLogger("vocable.worker.bridge")
+log = logging.getLogger(__name__)
 
 HELD_TYPED_GRACE_SECONDS = 2.0
 """A message typed while the caller talked waits this long after they stop for their spoken

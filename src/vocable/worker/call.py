@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,17 +17,17 @@ from livekit.agents.llm import ChatContext
 from livekit.agents.voice import room_io
 from livekit.agents.voice.events import AgentStateChangedEvent, CloseEvent
 
-from vocable.api.schemas import WorkerSessionConfig
+from vocable.contracts.sessions import WorkerSessionConfig
 from vocable.providers.llama_llm import LlamaLLM
 from vocable.providers.registry import EngineFactory, Engines
 from vocable.providers.speech_chunks import speaks_first_clause
 from vocable.worker.bridge import ChatBridge
 from vocable.worker.channel import WorkerChannel
 from vocable.worker.knowledge import knowledge_agent
-from vocable.worker.tools import call_tools
+from vocable.worker.tools import CallTools, call_tools
 from vocable.worker.voice import call_voice
 
-log = logging.getLogger("vocable.worker.call")
+log = logging.getLogger(__name__)
 
 REJOIN_GRACE_SECONDS = 1.0
 """How long after the caller leaves a join with the same identity counts as a duplicate."""
@@ -128,153 +129,221 @@ def usage_summary(session: AgentSession[None], bridge: ChatBridge) -> dict[str, 
     }
 
 
-async def run_call(
-    ctx: JobContext, channel: WorkerChannel, factory: EngineFactory, session_id: str
-) -> CallOutcome:
-    """Greet, converse until the caller leaves or time runs out; say why it ended."""
-    config = await channel.session_config(session_id)
-    ended = asyncio.Event()
-    reason = "max_duration"
+class Call:
+    """One call, from the session's configuration to its outcome.
 
-    def _end(why: str) -> None:
-        nonlocal reason
-        if not ended.is_set():
-            reason = why
-            ended.set()
+    Its life: :meth:`prepare` (configuration, engines, voice, agent session),
+    :meth:`connect` (join the room and wait for the caller), :meth:`greet` (start the
+    agent, whose ``on_enter`` speaks the greeting), :meth:`converse` (until the caller
+    leaves, the room closes or time runs out) and :meth:`finish` (the one cleanup path:
+    cancel what the call started, drain, report usage). :meth:`run` does them in order.
+    """
 
-    async def _caller_gone() -> None:
+    def __init__(
+        self, ctx: JobContext, channel: WorkerChannel, factory: EngineFactory, session_id: str
+    ) -> None:
+        self._ctx = ctx
+        self._channel = channel
+        self._factory = factory
+        self._session_id = session_id
+        self._ended = asyncio.Event()
+        self._reason = "max_duration"
+        self._joins = 0
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._reports: list[asyncio.Task[Any]] = []  # call record writes: awaited, not cancelled
+        self._speaking = asyncio.Event()
+
+    async def run(self) -> CallOutcome:
+        """Greet, converse until the caller leaves or time runs out; say why it ended."""
+        await self.prepare()
+        try:
+            if not await self.connect():
+                self._end("caller_left")
+                return CallOutcome(reason=self._reason)
+            await self.greet()
+            await self.converse()
+        finally:
+            usage = await self.finish()
+        return CallOutcome(reason=self._reason, usage=usage)
+
+    # --- the life cycle ---------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """The session's configuration, its engines and voice, and the agent session."""
+        self.config = config = await self._channel.session_config(self._session_id)
+        # a cache miss loads a model: seconds of blocking work, kept off the call's loop
+        engines = await asyncio.to_thread(self._factory.build, config)
+        self.voice = await call_voice(
+            config, base=engines.tts, channel=self._channel, settings=self._factory.settings
+        )
+        self.engines = dataclasses.replace(engines, tts=speaks_first_clause(self.voice.tts))
+        self.session = build_session(self.engines)
+        self.bridge = ChatBridge(
+            room=self._ctx.room,
+            session=self.session,
+            channel=self._channel,
+            session_id=self._session_id,
+            caller_identity=config.participant_identity,
+        )
+        self.instructions = instructions_for(config)
+        self.agent = knowledge_agent(
+            instructions=self.instructions,
+            channel=self._channel,
+            factory=self._factory,
+            session_id=self._session_id,
+            searchable=config.has_knowledge,
+            held=self.bridge.held,
+            greeting=config.greeting.strip(),
+        )
+        self.tools: CallTools | None = None
+
+    async def connect(self) -> bool:
+        """Join the room and wait for the caller; ``False`` if they never came."""
+        room = self._ctx.room
+        # subscribed before connecting: a caller who hangs up, or types, during start-up
+        # is seen
+        self.bridge.attach()
+        room.on("participant_disconnected", self._on_leave)
+        room.on("participant_connected", self._on_join)
+        room.on("reconnected", self._on_reconnected)
+        room.on("disconnected", self._on_disconnected)
+        await self._ctx.connect()
+        try:
+            await asyncio.wait_for(
+                self._ctx.wait_for_participant(identity=self.config.participant_identity),
+                timeout=15,
+            )
+        except TimeoutError:
+            return False
+        self._joins = max(self._joins, 1)  # the caller may have been there before the agent
+        # recorded beside the greeting, not before it: the caller is waiting to hear it
+        self._reports.append(
+            asyncio.create_task(self._channel.report_event(self._session_id, "started"))
+        )
+        self.voice.attach(self.bridge.publish_event)  # a fallen-back voice says so now
+        self._spawn(self._channel.keep_alive(self._session_id))
+        return True
+
+    async def greet(self) -> None:
+        """Start the agent session (its agent greets on entering), then its tools."""
+        config = self.config
+        self.session.on("close", self._on_close)
+        self.session.on("agent_state_changed", self._on_agent_state)
+        await self.session.start(
+            agent=self.agent,
+            room=self._ctx.room,
+            room_options=room_io.RoomOptions(
+                # our text protocol is voice.user_text / voice.reply, handled by the bridge
+                text_input=False,
+                audio_input=not config.text_only,
+                audio_output=not config.text_only,
+                participant_identity=config.participant_identity,
+                close_on_disconnect=False,
+            ),
+            record=False,
+        )
+        # MCP: a server that is down is skipped
+        self.tools = await call_tools(config, factory=self._factory)
+        await self.agent.update_tools(self.tools.tools)
+        self.bridge.start()
+        self._spawn(
+            warm_prompt_cache(
+                self.engines, self.instructions, self.tools.tools, after=self._speaking
+            )
+        )
+
+    async def converse(self) -> None:
+        """Until the call ends, or its maximum duration passes."""
+        try:
+            await asyncio.wait_for(self._ended.wait(), timeout=self.config.max_call_seconds)
+        except TimeoutError:
+            self._end("max_duration")  # set first: our own aclose() is not another reason
+
+    async def finish(self) -> dict[str, Any]:
+        """Stop everything the call started, let the record catch up, and sum up usage."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._reports, return_exceptions=True)
+        await self.bridge.drain()
+        await self.session.aclose()
+        await self.bridge.drain()
+        usage = usage_summary(self.session, self.bridge)
+        usage["knowledge"] = self.agent.usage()
+        usage["voice"] = self.voice.usage()
+        if self.tools is not None:
+            usage["tools"] = self.tools.usage()
+            await self.tools.aclose()
+        # an embedded model's KV cache goes back for the next call
+        await self.engines.llm.aclose()
+        return usage
+
+    # --- events -------------------------------------------------------------------------
+
+    def _end(self, why: str) -> None:
+        if not self._ended.is_set():
+            self._reason = why
+            self._ended.set()
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.append(asyncio.create_task(work))
+
+    def _on_join(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity == self.config.participant_identity:
+            self._joins += 1
+
+    def _on_leave(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity != self.config.participant_identity or self._ended.is_set():
+            return
+        if participant.disconnect_reason == rtc.DisconnectReason.DUPLICATE_IDENTITY:
+            self._end("duplicate_join")
+            return
+        if self._ctx.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+            # reconnecting to LiveKit unwinds every participant: not the caller leaving.
+            # Either the room comes back (see _on_reconnected) or it is lost.
+            return
+        self._spawn(self._caller_gone())
+
+    async def _caller_gone(self) -> None:
         # LiveKit lets a second join with the same token replace the first (the old one
         # leaves, the new one arrives, in either order). A session is joined once: that
         # ends the call for both instead of handing it over, and the record says so.
         await asyncio.sleep(REJOIN_GRACE_SECONDS)
-        back = joins > 1 or config.participant_identity in ctx.room.remote_participants
-        _end("duplicate_join" if back else "caller_left")
+        identity = self.config.participant_identity
+        back = self._joins > 1 or identity in self._ctx.room.remote_participants
+        self._end("duplicate_join" if back else "caller_left")
 
-    joins = 0
-
-    def _on_join(participant: rtc.RemoteParticipant) -> None:
-        nonlocal joins
-        if participant.identity == config.participant_identity:
-            joins += 1
-
-    def _on_leave(participant: rtc.RemoteParticipant) -> None:
-        if participant.identity != config.participant_identity or ended.is_set():
+    def _on_reconnected(self) -> None:
+        if self._ended.is_set():
             return
-        if participant.disconnect_reason == rtc.DisconnectReason.DUPLICATE_IDENTITY:
-            _end("duplicate_join")
-            return
-        if ctx.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
-            # reconnecting to LiveKit unwinds every participant: not the caller leaving.
-            # Either the room comes back (checked in _on_reconnected) or it is lost.
-            return
-        tasks.append(asyncio.create_task(_caller_gone()))
+        present = self.config.participant_identity in self._ctx.room.remote_participants
+        self._joins = 1 if present else 0  # a caller rejoining after an outage: no duplicate
+        if not present:
+            self._spawn(self._caller_lost_in_outage())
 
-    async def _caller_lost_in_outage() -> None:
+    async def _caller_lost_in_outage(self) -> None:
         # the connection to LiveKit came back without the caller: the media was lost (a
         # LiveKit restart drops everyone). The caller's client may still find its way
         # back; if it does not within the grace period, the call ends as media_lost.
         await asyncio.sleep(OUTAGE_REJOIN_SECONDS)
-        if config.participant_identity not in ctx.room.remote_participants:
-            _end("media_lost")
+        if self.config.participant_identity not in self._ctx.room.remote_participants:
+            self._end("media_lost")
 
-    def _on_reconnected() -> None:
-        nonlocal joins
-        if ended.is_set():
-            return
-        present = config.participant_identity in ctx.room.remote_participants
-        joins = 1 if present else 0  # a caller rejoining after an outage is no duplicate
-        if not present:
-            tasks.append(asyncio.create_task(_caller_lost_in_outage()))
+    def _on_disconnected(self, why: rtc.DisconnectReason.ValueType | None = None) -> None:
+        self._end(room_closed_reason(why))
 
-    # a cache miss loads a model: seconds of blocking work, kept off the call's event loop
-    engines = await asyncio.to_thread(factory.build, config)
-    voice = await call_voice(config, base=engines.tts, channel=channel, settings=factory.settings)
-    engines = dataclasses.replace(engines, tts=speaks_first_clause(voice.tts))
-    session = build_session(engines)
-    bridge = ChatBridge(
-        room=ctx.room,
-        session=session,
-        channel=channel,
-        session_id=session_id,
-        caller_identity=config.participant_identity,
-    )
-    # subscribed before connecting: a caller who hangs up, or types, during start-up is seen
-    bridge.attach()
-    tasks: list[asyncio.Task[None]] = []
-    ctx.room.on("participant_disconnected", _on_leave)
-    ctx.room.on("participant_connected", _on_join)
-    ctx.room.on("reconnected", _on_reconnected)
-    ctx.room.on("disconnected", lambda why=None: _end(room_closed_reason(why)))
-    await ctx.connect()
-    try:
-        await asyncio.wait_for(
-            ctx.wait_for_participant(identity=config.participant_identity), timeout=15
-        )
-    except TimeoutError:
-        return CallOutcome(reason="caller_left")
-    joins = max(joins, 1)  # the caller may have been in the room before the agent came
-    # recorded beside the greeting, not before it: the caller is waiting to hear something
-    started = asyncio.create_task(channel.report_event(session_id, "started"))
-    voice.attach(bridge.publish_event)  # a voice that fell back says so, now the caller is here
-    alive = asyncio.create_task(channel.keep_alive(session_id))  # cancelled when it ends
-
-    def _on_close(ev: CloseEvent) -> None:
-        if not ended.is_set():
+    def _on_close(self, ev: CloseEvent) -> None:
+        if not self._ended.is_set():
             log.warning("agent session closed: %s", ev.reason)
-            _end(f"session_closed:{ev.reason}"[:64])
+            self._end(f"session_closed:{ev.reason}"[:64])
 
-    session.on("close", _on_close)
-    instructions = instructions_for(config)
-    agent = knowledge_agent(
-        instructions=instructions,
-        channel=channel,
-        factory=factory,
-        session_id=session_id,
-        searchable=config.has_knowledge,
-        held=bridge.held,
-    )
-    speaking = asyncio.Event()
-
-    def _on_agent_state(ev: AgentStateChangedEvent) -> None:
+    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
         if ev.new_state == "speaking":
-            speaking.set()
+            self._speaking.set()
 
-    session.on("agent_state_changed", _on_agent_state)
-    await session.start(
-        agent=agent,
-        room=ctx.room,
-        room_options=room_io.RoomOptions(
-            # our text protocol is voice.user_text / voice.reply, handled by the bridge
-            text_input=False,
-            audio_input=not config.text_only,
-            audio_output=not config.text_only,
-            participant_identity=config.participant_identity,
-            close_on_disconnect=False,
-        ),
-        record=False,
-    )
-    if config.greeting.strip():
-        session.say(config.greeting.strip(), allow_interruptions=True)
-    tools = await call_tools(config, factory=factory)  # MCP: a server that is down is skipped
-    await agent.update_tools(tools.tools)
-    bridge.start()
-    warm = asyncio.create_task(
-        warm_prompt_cache(engines, instructions, tools.tools, after=speaking)
-    )
-    try:
-        await asyncio.wait_for(ended.wait(), timeout=config.max_call_seconds)
-    except TimeoutError:
-        _end("max_duration")  # set first: our own aclose() below is not another reason
-    warm.cancel()
-    alive.cancel()
-    await started
-    await bridge.drain()
-    await session.aclose()
-    await bridge.drain()
-    usage = usage_summary(session, bridge)
-    usage["knowledge"] = agent.usage()
-    usage["tools"] = tools.usage()
-    usage["voice"] = voice.usage()
-    await tools.aclose()
-    await engines.llm.aclose()  # an embedded model's KV cache goes back for the next call
-    return CallOutcome(reason=reason, usage=usage)
+
+async def run_call(
+    ctx: JobContext, channel: WorkerChannel, factory: EngineFactory, session_id: str
+) -> CallOutcome:
+    """Run one call (:class:`Call`) and say why it ended."""
+    return await Call(ctx, channel, factory, session_id).run()

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from vocable.api.schemas import WorkerSessionConfig
+from vocable.contracts.sessions import WorkerSessionConfig
 
-log = logging.getLogger("vocable.worker.channel")
+log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 45.0
 """How long a report waits for the API to come back (an API restart takes seconds)."""

@@ -20,7 +20,7 @@ from vocable.providers import matched_tts
 from vocable.voices.store import is_sha256
 from vocable.worker.channel import WorkerChannel
 
-log = logging.getLogger("vocable.worker.enrolments")
+log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL_SECONDS = 600.0
 _last_prune = float("-inf")

@@ -28,7 +28,7 @@ from vocable.providers.registry import EngineFactory
 from vocable.worker.bridge import HeldMessages
 from vocable.worker.channel import WorkerChannel
 
-log = logging.getLogger("vocable.worker.knowledge")
+log = logging.getLogger(__name__)
 
 MAX_PASSAGE_CHARS = 1200
 SHORT_QUERY_WORDS = 4
@@ -131,12 +131,19 @@ class KnowledgeAgent(Agent):
         retriever: KnowledgeRetriever,
         searchable: bool = True,
         held: HeldMessages | None = None,
+        greeting: str = "",
     ) -> None:
         super().__init__(instructions=instructions)
         self._retriever = retriever
         self._searchable = searchable
         self._held = held
+        self._greeting = greeting
         self._contexts: dict[str, str | None] = {}
+
+    async def on_enter(self) -> None:
+        """The agent has joined the call: it greets the caller (who may cut in)."""
+        if self._greeting:
+            self.session.say(self._greeting, allow_interruptions=True)
 
     async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
         """A spoken turn takes along what the caller typed while saying it (one reply
@@ -180,6 +187,7 @@ def knowledge_agent(
     session_id: str,
     searchable: bool = True,
     held: HeldMessages | None = None,
+    greeting: str = "",
 ) -> KnowledgeAgent:
     """The call's agent with retrieval over the worker channel's authenticated client."""
     settings = factory.settings
@@ -187,6 +195,7 @@ def knowledge_agent(
         instructions=instructions,
         searchable=searchable,
         held=held,
+        greeting=greeting,
         retriever=KnowledgeRetriever(
             http=channel.http,
             session_id=session_id,

@@ -21,7 +21,7 @@ from vocable.worker.call import CallOutcome, run_call
 from vocable.worker.channel import SessionClosedError, WorkerChannel
 from vocable.worker.enrolments import prune_if_due
 
-log = logging.getLogger("vocable.worker")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,24 +72,18 @@ async def entrypoint(ctx: JobContext) -> None:
         # the token outlived its call (or its join window): not a new call; leave quietly
         log.info("dispatch for a closed session; leaving", extra={"session_id": session_id})
         outcome = CallOutcome(reason="session_closed")
-        await channel.aclose()
-        await ctx.delete_room()
-        ctx.shutdown(reason=outcome.reason)
-        return
     finally:
-        if outcome.reason != "session_closed":
-            try:
-                usage = {
-                    **outcome.usage,
-                    "duration_seconds": round(time.monotonic() - started, 3),
-                }
+        # the one way out of a call: its record (unless it was no call), then the room
+        try:
+            if outcome.reason != "session_closed":
+                usage = {**outcome.usage, "duration_seconds": round(time.monotonic() - started, 3)}
                 await channel.report_ended(session_id, reason=outcome.reason, usage=usage)
                 await prune_if_due(channel, runtime.settings.cache_dir / "voices")
-            finally:
-                await channel.aclose()
-                # free the room at once so the caller sees the call end
-                await ctx.delete_room()
-                ctx.shutdown(reason=outcome.reason)
+        finally:
+            await channel.aclose()
+            # free the room at once so the caller sees the call end
+            await ctx.delete_room()
+            ctx.shutdown(reason=outcome.reason)
 
 
 def build_server(runtime: WorkerRuntime) -> AgentServer:

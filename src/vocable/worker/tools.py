@@ -33,7 +33,7 @@ from typing import Any
 from livekit.agents import RunContext
 from livekit.agents.llm import RawFunctionTool, Tool, ToolError, Toolset, function_tool
 
-from vocable.api.schemas import WorkerMcpServer, WorkerSessionConfig
+from vocable.contracts.sessions import WorkerMcpServer, WorkerSessionConfig
 from vocable.mcp.client import (
     McpUnavailable,
     PinnedMCPServer,
@@ -46,7 +46,7 @@ from vocable.outbound import OutboundPolicy
 from vocable.providers.registry import EngineFactory
 from vocable.settings import Settings
 
-log = logging.getLogger("vocable.worker.tools")
+log = logging.getLogger(__name__)
 
 ToolCall = Callable[[], Awaitable[Any]]
 Say = Callable[[str], object]

@@ -24,7 +24,7 @@ import httpx
 from livekit.agents import tts
 from livekit.agents.tts.fallback_adapter import AvailabilityChangedEvent
 
-from vocable.api.schemas import WorkerSessionConfig
+from vocable.contracts.sessions import WorkerSessionConfig
 from vocable.providers.cloned_tts import ClonedTTS
 from vocable.providers.matched_tts import ReferenceClip, session_tts
 from vocable.settings import Settings
@@ -32,7 +32,7 @@ from vocable.voices.engines import CloneEngine, CloneEngineError, engine_for
 from vocable.worker import protocol
 from vocable.worker.channel import WorkerChannel
 
-log = logging.getLogger("vocable.worker.voice")
+log = logging.getLogger(__name__)
 
 Publish = Callable[[bytes], None]
 

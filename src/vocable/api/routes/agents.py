@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from vocable.agents import service as agent_service
 from vocable.api.deps import (
     ActorDep,
     CurrentUser,
@@ -23,22 +24,17 @@ from vocable.api.errors import ApiError
 from vocable.api.routes.sessions import session_envelope
 from vocable.api.routes.voices import added_by, audio_response
 from vocable.api.schemas import (
-    AgentCreate,
     AgentPublic,
-    AgentUpdate,
-    CallRecordDetail,
     CallRecordPublic,
     SessionEnvelope,
-    SessionRequest,
     TestSessionRequest,
-    TurnPublic,
 )
+from vocable.audit import Actor
+from vocable.contracts.agents import AgentCreate, AgentUpdate
+from vocable.contracts.sessions import SessionRequest
 from vocable.db.models import Agent, Voice, VoiceSession
 from vocable.platform import Platform
-from vocable.services import agents as agent_service
-from vocable.services import audit
-from vocable.services.audit import Actor
-from vocable.services.sessions import create_session, list_turns, revoke_session
+from vocable.sessions.service import create_session
 from vocable.voices import IntakeLimits, VoiceRefused, prepare_clip
 from vocable.voices.clones import prepare_agent_clone_later
 from vocable.voices.intake import too_large
@@ -53,7 +49,6 @@ from vocable.voices.service import (
 )
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
-records = APIRouter(prefix="/api/sessions", tags=["call records"])
 
 # multipart framing around the clip: boundaries, part headers, the file name
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -321,41 +316,3 @@ def create_test_session(
         client_ip=request_ip(request, platform),
     )
     return session_envelope(created, platform)
-
-
-@records.get("")
-def list_all_call_records(
-    db: DbDep,
-    principal: PrincipalDep,
-    limit: int = Query(default=50, ge=1, le=500),
-    agent: str | None = Query(default=None, max_length=64),
-) -> list[CallRecordPublic]:
-    """The organisation's calls, newest first, optionally for one agent."""
-    query = select(VoiceSession).where(VoiceSession.org_id == principal.org_id)
-    if agent is not None:
-        query = query.where(VoiceSession.agent_id == agent)
-    rows = db.scalars(query.order_by(VoiceSession.created_at.desc()).limit(limit))
-    return [CallRecordPublic.model_validate(r) for r in rows]
-
-
-@records.get("/{session_id}")
-def get_call_record(session_id: str, db: DbDep, principal: PrincipalDep) -> CallRecordDetail:
-    row = db.get(VoiceSession, session_id)
-    if row is None or row.org_id != principal.org_id:
-        raise ApiError(404, "session_not_found", "Session not found")
-    public = CallRecordPublic.model_validate(row)
-    turns = [TurnPublic.model_validate(t) for t in list_turns(db, row.id)]
-    return CallRecordDetail(**public.model_dump(), turns=turns)
-
-
-@records.post("/{session_id}/revoke")
-def revoke_call(
-    session_id: str, db: DbDep, platform: PlatformDep, principal: PrincipalDep, actor: ActorDep
-) -> CallRecordPublic:
-    """End a session now: it can no longer be joined, and a live call is cut within seconds."""
-    row = db.get(VoiceSession, session_id)
-    if row is None or row.org_id != principal.org_id:
-        raise ApiError(404, "session_not_found", "Session not found")
-    if row.status != "ended":  # committed with the revocation by revoke_session
-        audit.record(db, org_id=row.org_id, actor=actor, action="session.revoked", target_id=row.id)
-    return CallRecordPublic.model_validate(revoke_session(db, platform, row))

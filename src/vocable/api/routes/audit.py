@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from vocable import audit
 from vocable.api.deps import CurrentUser, DbDep
 from vocable.api.errors import ApiError
-from vocable.services import audit
 
 router = APIRouter(prefix="/api/audit", tags=["audit log"])
 

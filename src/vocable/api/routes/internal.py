@@ -6,7 +6,6 @@ Authenticated with the worker credential from the data directory, never an API k
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -14,16 +13,11 @@ from sqlalchemy import exists, select
 
 from vocable.api.deps import DbDep, PlatformDep, WorkerDep
 from vocable.api.errors import ApiError
-from vocable.api.schemas import (
-    WorkerEvent,
-    WorkerKnownVoices,
-    WorkerSessionConfig,
-    WorkerTurn,
-    WorkerVoiceClone,
-)
+from vocable.api.schemas import WorkerEvent, WorkerKnownVoices, WorkerTurn, WorkerVoiceClone
+from vocable.contracts.sessions import SessionConfig, WorkerSessionConfig
 from vocable.db.models import KnowledgeDocument, Voice, VoiceSession
 from vocable.mcp.service import worker_servers
-from vocable.services.sessions import add_turn, record_event
+from vocable.sessions.service import add_turn, record_event
 from vocable.voices.clones import (
     PREPARATION_WAIT_SECONDS,
     cached_clone,
@@ -53,31 +47,19 @@ def session_config(
         # a token still valid after its call ended can recreate the room and dispatch the
         # agent again: that is not a new call, and the worker must leave
         raise ApiError(409, "session_closed", "Session has ended or expired")
-    cfg: dict[str, Any] = row.config
-    sha256 = cfg.get("reference_audio_sha256")
+    config = SessionConfig.from_stored(row.config)
+    sha256 = config.reference_audio_sha256
     headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
     return WorkerSessionConfig(
+        **config.model_dump(),
         session_id=row.id,
         agent_id=row.agent_id,
         org_id=row.org_id,
         room_name=row.room_name,
         participant_identity=row.participant_identity,
         status=row.status,
-        language=cfg["language"],
-        system_prompt=cfg["system_prompt"],
-        greeting=cfg["greeting"],
-        reference_audio_url=cfg.get("reference_audio_url"),
-        voice_model=cfg.get("voice_model"),
-        reference_audio_sha256=sha256,
-        voice_id=cfg.get("voice_id"),
         reference_audio_path=f"/internal/voices/{sha256}" if sha256 else None,
-        stt_engine=cfg["stt_engine"],
-        llm_engine=cfg["llm_engine"],
-        tts_engine=cfg["tts_engine"],
-        max_call_seconds=cfg["max_call_seconds"],
         mcp_headers=headers,
-        metadata=cfg.get("metadata") or {},
-        text_only=bool(cfg.get("text_only", False)),
         mcp_servers=worker_servers(db, platform.box, row.agent_id),
         has_knowledge=_has_knowledge(db, row.agent_id),
     )
@@ -97,7 +79,7 @@ def session_voice_clone(
 ) -> dict[str, str]:
     """The engine voice id cached for this session's reference voice at ``target``."""
     row = _session(db, session_id)
-    voice_id = row.config.get("voice_id")
+    voice_id = SessionConfig.from_stored(row.config).voice_id
     # the agent's voice may be being made right now (it was just saved): wait for it rather
     # than have the worker upload the clip a second time; below the worker channel's 10 s
     wait_for_preparation(voice_id, engine, target, timeout=PREPARATION_WAIT_SECONDS)
@@ -115,7 +97,7 @@ def put_session_voice_clone(
     row = _session(db, session_id)
     clone = save_clone(
         db,
-        voice_id=row.config.get("voice_id"),
+        voice_id=SessionConfig.from_stored(row.config).voice_id,
         engine=body.engine,
         target=body.target,
         provider_voice_id=body.provider_voice_id,

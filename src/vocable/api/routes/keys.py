@@ -9,12 +9,13 @@ from fastapi import APIRouter
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from vocable.accounts import service as accounts
+from vocable.accounts.service import KeyState
 from vocable.api.deps import CurrentUser, DbDep, PlatformDep, UserActorDep
 from vocable.api.errors import ApiError
-from vocable.api.schemas import ApiKeyCreate, ApiKeyPublic, Name
+from vocable.api.schemas import ApiKeyCreate, ApiKeyPublic
+from vocable.contracts.fields import Name
 from vocable.db.models import ApiKey
-from vocable.services import accounts
-from vocable.services.accounts import KeyState
 
 router = APIRouter(prefix="/api/keys", tags=["api keys"])
 

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from vocable.agents import service as agent_service
 from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep, WorkerDep
 from vocable.api.errors import ApiError
 from vocable.db.models import Agent, KnowledgeDocument, VoiceSession
@@ -32,7 +33,6 @@ from vocable.knowledge.schemas import (
 )
 from vocable.knowledge.search import search_agent
 from vocable.outbound import OutboundPolicy, OutboundRefused, fetch
-from vocable.services import agents as agent_service
 
 router = APIRouter(lifespan=knowledge_lifespan)
 

@@ -30,7 +30,7 @@ from vocable.livekit.webhooks import (
     lost_call_reason,
 )
 from vocable.platform import Platform
-from vocable.services.sweeper import SessionSweeper, close_rooms, end_open_session
+from vocable.sessions.sweeper import SessionSweeper, close_rooms, end_open_session
 
 
 def room_admin(platform: Platform) -> RoomAdmin:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from vocable.api.deps import DbDep
 from vocable.api.errors import ApiError
 from vocable.api.openapi import error_responses
-from vocable.providers import catalog
+from vocable.contracts import catalog
 
 router = APIRouter(tags=["meta"])
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep, SessionSlot, request_ip
-from vocable.api.schemas import SessionCredentials, SessionEnvelope, SessionRequest
+from vocable.api.schemas import SessionCredentials, SessionEnvelope
+from vocable.contracts.sessions import SessionRequest
 from vocable.platform import Platform
-from vocable.services.sessions import CreatedSession, create_session
+from vocable.sessions.service import CreatedSession, create_session
 
 router = APIRouter(tags=["sessions"])
 

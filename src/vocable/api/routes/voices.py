@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from vocable import audit
 from vocable.api.deps import ActorDep, DbDep, PlatformDep, Principal, PrincipalDep
 from vocable.api.errors import ApiError
 from vocable.api.schemas import VoicePublic
 from vocable.db.models import Voice
-from vocable.services import audit
 from vocable.voices.service import AddedBy, delete_voice, get_org_voice, list_voices, voice_store
 from vocable.voices.store import VoiceStore
 

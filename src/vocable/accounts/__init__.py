@@ -1,0 +1,1 @@
+"""Accounts: organisations, dashboard users, sign-in, and API keys."""

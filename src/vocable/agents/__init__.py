@@ -1,0 +1,1 @@
+"""Agents: what a business configures (prompt, greeting, voice, engines, limits)."""

@@ -1,0 +1,65 @@
+"""What an agent is made of, as its create and update requests carry it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from vocable.contracts import catalog
+from vocable.contracts.fields import (
+    Greeting,
+    HttpUrlStr,
+    LanguageTag,
+    LlmEngine,
+    MaxCallSeconds,
+    Name,
+    Prompt,
+    SttEngine,
+    TtsEngine,
+    VoiceId,
+    VoiceModelChoice,
+)
+
+
+class AgentBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentCreate(AgentBase):
+    name: Name
+    system_prompt: Prompt = "You are a helpful voice assistant. Keep answers short."
+    greeting: Greeting = "Hello! How can I help you today?"
+    language: LanguageTag = "en"
+    reference_audio_url: HttpUrlStr | None = None
+    """Fetched, checked and stored as the agent's voice when the agent is created."""
+    voice_id: VoiceId | None = None
+    """An existing voice of the organisation (instead of ``reference_audio_url``)."""
+    stt_engine: SttEngine = catalog.DEFAULTS["stt"]
+    llm_engine: LlmEngine = catalog.DEFAULTS["llm"]
+    tts_engine: TtsEngine = catalog.DEFAULTS["tts"]
+    voice_model: VoiceModelChoice = None
+    """``None``: the deployment's default (``VOCABLE_DEFAULT_VOICE_MODEL``)."""
+    max_call_seconds: MaxCallSeconds = 900
+    active: bool = True
+
+
+class AgentUpdate(AgentBase):
+    """Partial update: fields left out stay as they are.
+
+    A ``reference_audio_url`` is fetched and becomes the agent's voice; ``null`` clears
+    it (and the voice fetched from it). ``voice_id`` links an existing voice of the
+    organisation; ``null`` unlinks the agent's voice.
+    """
+
+    name: Name | None = None
+    system_prompt: Prompt | None = None
+    greeting: Greeting | None = None
+    language: LanguageTag | None = None
+    reference_audio_url: HttpUrlStr | None = None
+    voice_id: VoiceId | None = None
+    stt_engine: SttEngine | None = None
+    llm_engine: LlmEngine | None = None
+    tts_engine: TtsEngine | None = None
+    voice_model: VoiceModelChoice = None
+    """``null`` returns the agent to the deployment's default voice engine."""
+    max_call_seconds: MaxCallSeconds | None = None
+    active: bool | None = None

@@ -1,0 +1,1 @@
+"""Sessions: one call each, from the session endpoint to its call record and end."""
