@@ -91,7 +91,11 @@ class EngineFactory:
                 cache_dir=self._settings.cache_dir,
                 cpu_threads=self._settings.stt_threads,
             )
-        whisper = whisper_stt.WhisperSTT(model=model, language=language)
+        # greedy for English (tiny.en: same words as a beam of 5 on our recordings, 3x
+        # sooner); a beam for the multilingual model, where greedy garbled espeak Spanish
+        # ("¡Oga! ¡Qué osame velo..." against "Ahora, quiero saber el horario...")
+        beam = 1 if model_name == "tiny.en" else 5
+        whisper = whisper_stt.WhisperSTT(model=model, language=language, beam_size=beam)
         return whisper_stream.StreamingWhisperSTT(whisper=whisper, vad=self.phrase_vad)
 
     def llm_for(self, name: str) -> llm.LLM[Any]:

@@ -333,8 +333,9 @@ class WhisperSTT(stt.STT[Never]):
 
         The language is always passed to Whisper: auto-detection picked the wrong one on
         short utterances. Greedy decoding (``beam_size=1``) is as accurate as a beam of 5
-        on our speech samples and 0.15-0.3 s faster on 2 cores. Raises ``ValueError`` if
-        ``model`` does not know the language.
+        on our English recordings and 0.15-0.3 s faster on 2 cores; the multilingual model
+        needs the beam (see ``providers.registry``). Raises ``ValueError`` if ``model``
+        does not know the language.
         """
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         if beam_size < 1:
