@@ -235,7 +235,15 @@ class Call:
             room_options=room_io.RoomOptions(
                 # our text protocol is voice.user_text / voice.reply, handled by the bridge
                 text_input=False,
-                audio_input=not config.text_only,
+                # no automatic gain on our side: livekit-agents turns it on by default,
+                # and on a caller's normal level it doubled the speech into clipping
+                # ("help me with today" came back as "help me, Winter Day"); Whisper
+                # normalises its own input, and browsers already apply their own gain
+                audio_input=(
+                    False
+                    if config.text_only
+                    else room_io.AudioInputOptions(auto_gain_control=False)
+                ),
                 audio_output=not config.text_only,
                 participant_identity=config.participant_identity,
                 close_on_disconnect=False,
