@@ -13,6 +13,7 @@ from livekit.agents import stt
 from livekit.plugins import silero
 from tests.support.caller import SAMPLE_RATE, synthesize_speech
 
+from vocable.providers import whisper_stream
 from vocable.providers.whisper_stream import PHRASE_SILENCE, StreamingWhisperSTT, StreamTiming
 from vocable.providers.whisper_stt import WhisperSTT, load_whisper
 
@@ -113,3 +114,25 @@ async def test_the_words_so_far_come_while_the_caller_is_still_speaking(
         i for i, kind in enumerate(kinds) if kind == interim
     )
     assert "chocolate" in finals(events)[0].lower()
+
+
+async def test_a_long_run_of_speech_with_short_pauses_is_handed_over_in_parts(
+    whisper: WhisperSTT, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``MAX_TURN_AUDIO`` waiting, the words so far are handed over even though the
+    caller goes on (each pass would otherwise hear an ever longer turn); nothing is lost
+    or heard twice."""
+    monkeypatch.setattr(whisper_stream, "MAX_TURN_AUDIO", 3.0)
+    recogniser = streaming(whisper, StreamTiming(hold=0.8))
+    parts = ["I need some bread", "and two large coffees", "and a chocolate cake", "please"]
+    audio = [speech(text, tmp_path, f"p{i}") for i, text in enumerate(parts)]
+    gap = silence(0.4)
+    heard = finals(
+        await hear(
+            recogniser, np.concatenate([audio[0], gap, audio[1], gap, audio[2], gap, audio[3]])
+        )
+    )
+    assert len(heard) >= 2, heard
+    words = " ".join(heard).lower()
+    for word in ("bread", "coffees", "chocolate", "cake", "please"):
+        assert words.count(word) == 1, heard

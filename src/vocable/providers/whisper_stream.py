@@ -49,6 +49,9 @@ INTERIM_EVERY = 1.0
 """Seconds of new speech between two interim passes."""
 PRE_ROLL = 0.5
 """Audio kept from before the start of speech (the VAD notices speech a little late)."""
+MAX_TURN_AUDIO = 20.0
+"""A caller who keeps talking with only short pauses has their words handed over once this
+much audio is waiting, so each pass does not hear a longer and longer turn."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,16 @@ class StreamingWhisperSTT(stt.STT[Never]):  # no events beyond the base ones
         )
 
 
+@dataclass(frozen=True)
+class _Phrase:
+    number: int
+    audio: rtc.AudioFrame
+    """The turn's audio up to this phrase's end."""
+    frames: int
+    """How many of the stream's kept frames that audio is made of."""
+    speech_end: float
+
+
 class PhraseStream(stt.RecognizeStream):
     """One caller's audio: phrases cut by the VAD, each transcribed as soon as it ends."""
 
@@ -130,7 +143,7 @@ class PhraseStream(stt.RecognizeStream):
         self._interim_at = 0.0
         self._interim: asyncio.Task[None] | None = None
         self._phrase = 0  # bumped at each start of speech: stale results are dropped
-        self._finals: asyncio.Queue[tuple[int, rtc.AudioFrame, float]] = asyncio.Queue()
+        self._finals: asyncio.Queue[_Phrase] = asyncio.Queue()
 
     async def _run(self) -> None:
         vad_stream = self._vad.stream()
@@ -181,7 +194,9 @@ class PhraseStream(stt.RecognizeStream):
             self._event_ch.send_nowait(
                 stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end)
             )
-            self._finals.put_nowait((self._phrase, self._turn_audio(), speech_end))
+            self._finals.put_nowait(
+                _Phrase(self._phrase, self._turn_audio(), len(self._audio), speech_end)
+            )
 
     def _keep(self, frames: list[rtc.AudioFrame]) -> None:
         """Every frame of an open turn; between turns, only the last ``PRE_ROLL`` seconds
@@ -195,8 +210,11 @@ class PhraseStream(stt.RecognizeStream):
     def _turn_audio(self) -> rtc.AudioFrame:
         return utils.merge_frames(list(self._audio))
 
-    def _close_turn(self) -> None:
-        self._turn_open = False
+    def _hand_over(self, phrase: _Phrase) -> None:
+        """The phrase's audio was handed over: forget it, keeping what came after it."""
+        for _ in range(min(phrase.frames, len(self._audio))):
+            self._audio_seconds -= self._audio.popleft().duration
+        self._turn_open = self._speaking
         self._keep([])
 
     def _start_interim(self) -> None:
@@ -214,16 +232,17 @@ class PhraseStream(stt.RecognizeStream):
 
     async def _finalise(self) -> None:
         while True:
-            phrase, audio, speech_end = await self._finals.get()
+            phrase = await self._finals.get()
             try:
-                if phrase != self._phrase:
+                long = phrase.audio.duration >= MAX_TURN_AUDIO
+                if phrase.number != self._phrase and not long:
                     continue  # the caller went on: the next phrase's pass hears this one too
-                text = await self._transcribe(audio)
-                delay = speech_end + self._timing.hold - time.time()
-                if delay > 0 and phrase == self._phrase:
+                text = await self._transcribe(phrase.audio)
+                delay = phrase.speech_end + self._timing.hold - time.time()
+                if delay > 0 and phrase.number == self._phrase:
                     await asyncio.sleep(delay)
-                if phrase == self._phrase:  # the caller is still quiet: hand it over
-                    self._close_turn()
+                if phrase.number == self._phrase or long:  # quiet still, or too much waiting
+                    self._hand_over(phrase)
                     if text:
                         self._send(stt.SpeechEventType.FINAL_TRANSCRIPT, text)
             finally:
