@@ -19,6 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vocable.db.engine import rows_affected
 from vocable.db.models import KnowledgeDocument, KnowledgeFile
 from vocable.knowledge.chunking import chunk_sections
 from vocable.knowledge.embedding import Embedder
@@ -154,7 +155,7 @@ class Ingestor:
                     )
                 )
                 db.commit()
-                if result.rowcount != 1:  # type: ignore[attr-defined]
+                if rows_affected(result) != 1:
                     continue  # another process claimed it first
                 attempts = db.scalar(
                     select(KnowledgeDocument.attempts).where(KnowledgeDocument.id == doc_id)
@@ -181,7 +182,7 @@ class Ingestor:
                 )
             )
             db.commit()
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_affected(result) != 1:
             raise Abandoned(doc_id)
 
     def _ingest(self, doc_id: str, token: str) -> None:
@@ -239,7 +240,7 @@ class Ingestor:
                 )
             )
             db.commit()
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_affected(result) != 1:
             # deleted or re-queued meanwhile: our generation never became visible
             self._index.remove(doc_id, keep_generation=self._live_generation(doc_id))
             raise Abandoned(doc_id)
@@ -271,6 +272,6 @@ class Ingestor:
                 )
             )
             db.commit()
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if rows_affected(result) == 1:
             self._index.remove(doc_id)
             log.info("knowledge document %s failed: %s", doc_id, reason)

@@ -32,6 +32,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from vocable.db.engine import rows_affected
 from vocable.db.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from vocable.outbound import OutboundRefused, Resolver, async_outbound_client, system_resolver
 from vocable.security.crypto import SecretBox
@@ -217,7 +218,7 @@ class WebhookDispatcher:
                     )
                 )
                 db.commit()
-                if result.rowcount != 1:  # type: ignore[attr-defined]
+                if rows_affected(result) != 1:
                     continue  # another process claimed it first
                 job = self._job(db, delivery_id, token, now)
                 if job is not None:

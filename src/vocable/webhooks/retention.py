@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from vocable.db.engine import rows_affected
 from vocable.db.models import WebhookDelivery, WebhookEvent
 
 FINISHED = ("delivered", "failed")
@@ -38,7 +39,7 @@ def purge_finished_deliveries(db: Session, *, before: datetime, batch: int = 500
             return deleted
         result = db.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids), *old))
         db.commit()
-        deleted += int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += rows_affected(result)
         if len(ids) < batch:
             return deleted
 
@@ -76,7 +77,7 @@ def purge_old_events(db: Session, *, before: datetime, batch: int = 500) -> int:
             delete(WebhookEvent).where(WebhookEvent.id.in_(ids), old, ~any_delivery.exists())
         )
         db.commit()
-        done = int(result.rowcount)  # type: ignore[attr-defined]
+        done = rows_affected(result)
         deleted += done
         if len(ids) < batch or done == 0:
             return deleted

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from vocable import audit
 from vocable.audit import Actor
 from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError
+from vocable.db.engine import rows_affected
 from vocable.db.models import WebhookDelivery, WebhookEndpoint
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy, OutboundRefused, Resolver, check_url, system_resolver
@@ -228,7 +229,7 @@ def redeliver(db: Session, endpoint: WebhookEndpoint, delivery_id: str) -> Webho
         )
     )
     db.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_affected(result) != 1:
         raise ConflictError("delivery_in_progress", "The delivery is being sent; try again soon")
     db.refresh(row)
     return row
