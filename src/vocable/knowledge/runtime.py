@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from vocable.knowledge.embedding import Embedder, shared_embedder
@@ -62,14 +59,3 @@ def start_knowledge(platform: Platform) -> KnowledgeRuntime:
     )
     ingestor.start()
     return KnowledgeRuntime(index=index, embedder=embedder, ingestor=ingestor)
-
-
-@asynccontextmanager
-async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Starts ingestion with the API and stops it on shutdown (router lifespan)."""
-    runtime = start_knowledge(app.state.platform)
-    app.state.knowledge = runtime
-    try:
-        yield
-    finally:
-        runtime.close()

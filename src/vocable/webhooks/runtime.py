@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
-
 from vocable.platform import Platform
 from vocable.webhooks.delivery import WebhookDispatcher
 
@@ -20,14 +15,3 @@ def start_dispatcher(platform: Platform) -> WebhookDispatcher | None:
     )
     dispatcher.start()
     return dispatcher
-
-
-@asynccontextmanager
-async def webhook_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    dispatcher = start_dispatcher(app.state.platform)
-    app.state.webhook_dispatcher = dispatcher
-    try:
-        yield
-    finally:
-        if dispatcher is not None:
-            dispatcher.stop()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -23,7 +25,7 @@ from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep, WorkerD
 from vocable.api.errors import ApiError
 from vocable.db.models import Agent, KnowledgeDocument, VoiceSession
 from vocable.knowledge import documents
-from vocable.knowledge.runtime import KnowledgeRuntime, knowledge_lifespan
+from vocable.knowledge.runtime import KnowledgeRuntime, start_knowledge
 from vocable.knowledge.schemas import (
     KnowledgeDocumentPublic,
     KnowledgePassage,
@@ -33,6 +35,18 @@ from vocable.knowledge.schemas import (
 )
 from vocable.knowledge.search import search_agent
 from vocable.outbound import OutboundPolicy, OutboundRefused, fetch
+
+
+@asynccontextmanager
+async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Starts ingestion with the API and stops it on shutdown (router lifespan)."""
+    runtime = start_knowledge(app.state.platform)
+    app.state.knowledge = runtime
+    try:
+        yield
+    finally:
+        runtime.close()
+
 
 router = APIRouter(lifespan=knowledge_lifespan)
 

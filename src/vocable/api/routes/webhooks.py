@@ -10,13 +10,15 @@ when it is created.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query
 
 from vocable.api.deps import CurrentUser, DbDep, PlatformDep, PrincipalDep, UserActorDep
 from vocable.webhooks import service
-from vocable.webhooks.runtime import webhook_lifespan
+from vocable.webhooks.runtime import start_dispatcher
 from vocable.webhooks.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointCreate,
@@ -25,6 +27,18 @@ from vocable.webhooks.schemas import (
     WebhookEndpointUpdate,
     WebhookSecretRotated,
 )
+
+
+@asynccontextmanager
+async def webhook_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    dispatcher = start_dispatcher(app.state.platform)
+    app.state.webhook_dispatcher = dispatcher
+    try:
+        yield
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], lifespan=webhook_lifespan)
 
