@@ -252,19 +252,19 @@ class _SharedModel:
 
 
 _shared_lock = threading.Lock()
-_steps: dict[Path, StepLock] = {}
-_templates: weakref.WeakKeyDictionary[Llama, _ChatTemplate] = weakref.WeakKeyDictionary()
+_per_file: dict[Path, tuple[StepLock, _ChatTemplate]] = {}
 _context_locks: weakref.WeakKeyDictionary[Llama, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def _shared_for(model: Llama) -> _SharedModel:
-    """The locks and template of ``model``, shared by all the ``LlamaLLM``s that use it."""
+    """The locks and template of ``model``, shared by all the ``LlamaLLM``s that use it
+    (the step lock and the template by every context of the same model file)."""
     context = _context_lock(model)
+    key = Path(model.model_path).resolve()
     with _shared_lock:
-        steps = _steps.setdefault(Path(model.model_path).resolve(), StepLock())
-        template = _templates.get(model)
-        if template is None:
-            template = _templates[model] = _ChatTemplate(model)
+        if key not in _per_file:
+            _per_file[key] = (StepLock(), _ChatTemplate(model))
+        steps, template = _per_file[key]
     return _SharedModel(steps=steps, template=template, context=context)
 
 

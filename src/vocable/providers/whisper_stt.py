@@ -413,7 +413,7 @@ class WhisperSTT(stt.STT[Never]):
         if _is_near_silent(audio):
             return _Transcript(text="", confidence=0.0, duration=duration)
         if duration <= _SHORT_WINDOW_MAX_SPEECH_S:
-            return self._transcribe_short(audio, language)
+            return self._transcribe_short(audio, language, duration)
         try:
             with _transcribe_lock(self._whisper):
                 segments, _info = self._whisper.transcribe(
@@ -437,9 +437,10 @@ class WhisperSTT(stt.STT[Never]):
         confidence = math.exp(sum(s.avg_logprob for s in kept) / len(kept)) if kept else 0.0
         return _Transcript(text=text, confidence=min(confidence, 1.0), duration=duration)
 
-    def _transcribe_short(self, audio: npt.NDArray[np.float32], language: str) -> _Transcript:
+    def _transcribe_short(
+        self, audio: npt.NDArray[np.float32], language: str, duration: float
+    ) -> _Transcript:
         """One greedy (or beam) pass over a window of twice the speech, at least 10 s."""
-        duration = len(audio) / SAMPLE_RATE
         speech = np.concatenate([_LEADING_SILENCE, audio])
         window = math.ceil(max(_SHORT_WINDOW_MIN_S, 2 * len(speech) / SAMPLE_RATE))
         padded = np.zeros(window * SAMPLE_RATE, dtype=np.float32)
@@ -469,12 +470,7 @@ class WhisperSTT(stt.STT[Never]):
             raise WhisperTranscriptionError(f"{self.model} failed: {e}") from e
         tokens = result.sequences_ids[0]
         text = tokenizer.decode(tokens).strip()
-        heard = (
-            result.no_speech_prob <= _NO_SPEECH_PROB_LIMIT
-            and get_compression_ratio(text) <= _COMPRESSION_RATIO_LIMIT
-            and _WORD.search(text) is not None
-        )
-        if not heard:
+        if not _sounds_like_speech(text, result.no_speech_prob, get_compression_ratio(text)):
             return _Transcript(text="", confidence=0.0, duration=duration)
         # the score is the sum of token log-probabilities over the length (penalty 1)
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
@@ -510,11 +506,15 @@ def _max_new_tokens(duration: float) -> int:
 
 
 def _is_speech(segment: Segment) -> bool:
-    # Without fallback temperatures nothing re-decodes a failed segment, so drop it:
+    return _sounds_like_speech(segment.text, segment.no_speech_prob, segment.compression_ratio)
+
+
+def _sounds_like_speech(text: str, no_speech_prob: float, compression_ratio: float) -> bool:
+    # Without fallback temperatures nothing re-decodes a failed pass, so drop it:
     # likely non-speech (real short words scored <= 0.45 here, hallucinations >= 0.66),
     # repetition loops (Whisper's own 2.4 compression limit) and punctuation-only text.
     return (
-        segment.no_speech_prob <= _NO_SPEECH_PROB_LIMIT
-        and segment.compression_ratio <= _COMPRESSION_RATIO_LIMIT
-        and _WORD.search(segment.text) is not None
+        no_speech_prob <= _NO_SPEECH_PROB_LIMIT
+        and compression_ratio <= _COMPRESSION_RATIO_LIMIT
+        and _WORD.search(text) is not None
     )

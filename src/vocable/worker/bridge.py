@@ -81,10 +81,9 @@ class ChatBridge:
         channel: WorkerChannel,
         session_id: str,
         caller_identity: str,
-        held: HeldMessages | None = None,
     ) -> None:
         self._room = room
-        self.held = held or HeldMessages()
+        self.held = HeldMessages()
         self._session = session
         self._channel = channel
         self._session_id = session_id

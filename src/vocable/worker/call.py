@@ -58,8 +58,9 @@ def build_session(engines: Engines) -> AgentSession[None]:
         tts=engines.tts,
         vad=engines.vad,
         turn_handling={
-            # VAD endpointing: Whisper gives no partial transcripts, and nothing may
-            # reach a cloud service (the adaptive modes are LiveKit Cloud only)
+            # VAD endpointing: our Whisper stream hands its transcript over just before
+            # the VAD's silence ends the turn, and nothing may reach a cloud service (the
+            # adaptive modes are LiveKit Cloud only)
             "turn_detection": "vad",
             "endpointing": {"min_delay": 0.35, "max_delay": 2.0},
             "interruption": {"enabled": True, "mode": "vad", "min_duration": 0.4},
