@@ -25,6 +25,7 @@ from vocable.contracts.errors import (
     TooLargeError,
     UnavailableError,
     UnsupportedError,
+    UpstreamError,
 )
 
 log = logging.getLogger("vocable.api")
@@ -59,6 +60,7 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (TooLargeError, 413),
     (LimitError, 429),
     (UnavailableError, 503),
+    (UpstreamError, 502),
 )
 
 

@@ -55,6 +55,13 @@ class UnavailableError(DomainError):
     """A service the operation needs is down; retrying later may succeed."""
 
 
-def field_error(cls: type[DomainError], code: str, field: str, message: str) -> DomainError:
-    """An error of kind ``cls`` whose one fault is ``field``."""
-    return cls(code, message, errors=[{"field": field, "message": message}])
+class UpstreamError(DomainError):
+    """A server the business configured (an MCP server, its HTTP API) failed to answer."""
+
+
+def field_error(
+    cls: type[DomainError], code: str, field: str, message: str, *, summary: str | None = None
+) -> DomainError:
+    """An error of kind ``cls`` whose one fault is ``field``; ``summary`` is the top-level
+    message when it differs from the field's."""
+    return cls(code, summary or message, errors=[{"field": field, "message": message}])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import UTC, datetime
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +16,7 @@ from vocable.contracts.errors import (
     ConflictError,
     DomainError,
     InvalidError,
+    NotFoundError,
     TooLargeError,
     UnsupportedError,
 )
@@ -21,9 +24,17 @@ from vocable.db.models import Agent, KnowledgeDocument, KnowledgeFile
 from vocable.ids import new_id
 from vocable.knowledge.index import KnowledgeIndex
 from vocable.knowledge.sniff import DocumentRejected, sniff
+from vocable.outbound import OutboundPolicy, OutboundRefused, RefusalReason, fetch
 from vocable.settings import Settings
 
 MAX_NAME_CHARS = 255
+
+
+class DocumentNotFound(NotFoundError):
+    """No such document in the agent's knowledge base."""
+
+    def __init__(self) -> None:
+        super().__init__("document_not_found", "Document not found")
 
 
 def _refusal(e: DocumentRejected) -> DomainError:
@@ -120,6 +131,52 @@ def get_document(db: Session, *, agent: Agent, document_id: str) -> KnowledgeDoc
     if doc is None or doc.agent_id != agent.id or doc.org_id != agent.org_id:
         return None
     return doc
+
+
+def require_document(db: Session, *, agent: Agent, document_id: str) -> KnowledgeDocument:
+    """The agent's document, or ``DocumentNotFound``."""
+    doc = get_document(db, agent=agent, document_id=document_id)
+    if doc is None:
+        raise DocumentNotFound()
+    return doc
+
+
+def add_document_from_url(
+    db: Session, *, agent: Agent, url: str, settings: Settings, actor: Actor | None = None
+) -> KnowledgeDocument:
+    """Fetch ``url`` under the outbound rules (blocking, bounded by their total timeout)
+    and store it like an upload; a refused fetch names the field ``url``."""
+    policy = dataclasses.replace(
+        OutboundPolicy.from_settings(settings), max_bytes=settings.knowledge_max_file_bytes
+    )
+    try:
+        fetched = fetch(url, policy)
+    except OutboundRefused as e:
+        kind = TooLargeError if e.reason == RefusalReason.TOO_LARGE else InvalidError
+        raise kind(
+            e.reason.value, e.message, errors=[{"field": "url", "message": e.message}]
+        ) from None
+    return add_document(
+        db,
+        agent=agent,
+        name=_name_of_url(url),
+        data=fetched.body,
+        settings=settings,
+        source_url=_without_query(url),
+        actor=actor,
+    )
+
+
+def _without_query(url: str) -> str:
+    # the query string may hold a token: never stored or shown
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"[:2048]
+
+
+def _name_of_url(url: str) -> str:
+    parts = urlsplit(url)
+    tail = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+    return f"{parts.hostname}/{tail}" if tail else str(parts.hostname or "page")
 
 
 def request_reindex(db: Session, doc: KnowledgeDocument) -> KnowledgeDocument:

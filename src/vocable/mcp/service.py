@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vocable import audit
 from vocable.audit import Actor
-from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError
+from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError, UpstreamError
 from vocable.contracts.sessions import WorkerMcpServer
 from vocable.db.models import Agent, McpServer
 from vocable.ids import new_id
-from vocable.mcp.schemas import HIDDEN, McpServerCreate, McpServerPublic, McpServerUpdate
+from vocable.mcp.client import McpUnavailable, ServerTarget, close_quietly, connect_server
+from vocable.mcp.schemas import (
+    HIDDEN,
+    McpServerCreate,
+    McpServerPublic,
+    McpServerUpdate,
+    McpTestResult,
+    McpToolPublic,
+)
 from vocable.outbound import OutboundPolicy, OutboundRefused, check_url
 from vocable.security.crypto import SecretBox
 
@@ -162,6 +172,44 @@ def delete_server(db: Session, row: McpServer, *, actor: Actor | None = None) ->
 
 def stored_headers(box: SecretBox, row: McpServer) -> dict[str, str]:
     return box.open(row.headers_encrypted) if row.headers_encrypted else {}
+
+
+async def test_server(
+    db: Session, box: SecretBox, policy: OutboundPolicy, row: McpServer
+) -> McpTestResult:
+    """Connect with the stored URL and headers and list the server's tools.
+
+    ``InvalidError`` (field ``url``) when the outbound rules refuse the URL,
+    ``UpstreamError`` (``mcp_unavailable``) when the server cannot be reached or does not
+    speak MCP within its timeout. Closes ``db`` before connecting: nothing more is read,
+    and no connection is held while the server answers.
+    """
+    target = ServerTarget(
+        url=row.url,
+        transport="sse" if row.transport == "sse" else "streamable_http",
+        headers=stored_headers(box, row),
+        timeout=float(row.timeout_seconds),
+    )
+    allowed = row.allowed_tools
+    db.close()
+    started = time.monotonic()
+    try:
+        server, tools = await connect_server(target, policy)
+    except McpUnavailable as e:
+        if e.refused:
+            field = [{"field": "url", "message": e.message}]
+            raise InvalidError(e.reason, e.message, errors=field) from None
+        raise UpstreamError("mcp_unavailable", e.message, errors=[{"reason": e.reason}]) from None
+    await close_quietly(server)
+    listed = [
+        McpToolPublic(
+            name=tool.info.name,
+            description=str(tool.info.raw_schema.get("description") or ""),
+            allowed=allowed is None or tool.info.name in allowed,
+        )
+        for tool in tools
+    ]
+    return McpTestResult(tools=listed, elapsed_ms=round((time.monotonic() - started) * 1000))
 
 
 def worker_servers(db: Session, box: SecretBox, agent_id: str) -> list[WorkerMcpServer]:

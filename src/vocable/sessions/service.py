@@ -1,4 +1,5 @@
-"""Session creation (limits, effective configuration, join token) and call records."""
+"""Session creation (limits, effective configuration, join token) and what the worker
+reports of a call (events, transcript turns)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
-from vocable.contracts.errors import LimitError, NotFoundError, UnavailableError
+from vocable.contracts.errors import LimitError, NotFoundError
 from vocable.contracts.sessions import SessionConfig, SessionRequest
 from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
 from vocable.ids import new_id
-from vocable.livekit.rooms import RoomAdmin, RoomAdminError
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
 from vocable.voices import VoiceRefused
@@ -248,30 +248,6 @@ def record_event(
     return row
 
 
-def revoke_session(db: Session, platform: Platform, row: VoiceSession) -> VoiceSession:
-    """End a call now: record it as revoked, then close its room so everyone is removed.
-
-    The record is written first, so a worker that joins late or an expired token's
-    re-dispatch finds the session closed even if LiveKit cannot be reached; calling
-    again retries closing the room. A call that already ended keeps its own reason.
-    """
-    record_event(db, row, kind="ended", reason="revoked", usage=None)
-    admin = RoomAdmin(
-        livekit_url=platform.settings.resolved_livekit_url,
-        api_key=platform.secrets.livekit_api_key,
-        api_secret=platform.secrets.livekit_api_secret,
-    )
-    try:
-        admin.delete_room(row.room_name)
-    except RoomAdminError as e:
-        raise UnavailableError(
-            "livekit_unavailable",
-            f"The session is revoked but its room could not be closed ({e}); try again",
-            retry_after=2,
-        ) from None
-    return row
-
-
 def add_turn(
     db: Session, row: VoiceSession, *, seq: int, role: str, text: str, metrics: dict[str, Any]
 ) -> TranscriptTurn:
@@ -285,13 +261,3 @@ def add_turn(
     db.add(turn)
     db.commit()
     return turn
-
-
-def list_turns(db: Session, session_id: str) -> list[TranscriptTurn]:
-    return list(
-        db.scalars(
-            select(TranscriptTurn)
-            .where(TranscriptTurn.session_id == session_id)
-            .order_by(TranscriptTurn.seq)
-        )
-    )

@@ -5,19 +5,17 @@ Authenticated with the worker credential from the data directory, never an API k
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from vocable.api.deps import DbDep, PlatformDep, WorkerDep
 from vocable.api.errors import ApiError
 from vocable.api.schemas import WorkerEvent, WorkerKnownVoices, WorkerTurn, WorkerVoiceClone
 from vocable.contracts.sessions import SessionConfig, WorkerSessionConfig
-from vocable.db.models import KnowledgeDocument, Voice, VoiceSession
-from vocable.mcp.service import worker_servers
+from vocable.db.models import Voice
 from vocable.sessions.service import add_turn, record_event
+from vocable.sessions.worker import require_session, worker_config
 from vocable.voices.clones import (
     PREPARATION_WAIT_SECONDS,
     cached_clone,
@@ -30,47 +28,11 @@ from vocable.voices.store import is_sha256
 router = APIRouter(prefix="/internal", tags=["worker"], include_in_schema=False)
 
 
-def _session(db: DbDep, session_id: str) -> VoiceSession:
-    row = db.get(VoiceSession, session_id)
-    if row is None:
-        raise ApiError(404, "session_not_found", "Session not found")
-    return row
-
-
 @router.get("/sessions/{session_id}")
 def session_config(
     session_id: str, db: DbDep, platform: PlatformDep, _: WorkerDep
 ) -> WorkerSessionConfig:
-    row = _session(db, session_id)
-    now = datetime.now(UTC)
-    if row.status == "ended" or (row.status == "created" and row.join_deadline <= now):
-        # a token still valid after its call ended can recreate the room and dispatch the
-        # agent again: that is not a new call, and the worker must leave
-        raise ApiError(409, "session_closed", "Session has ended or expired")
-    config = SessionConfig.from_stored(row.config)
-    sha256 = config.reference_audio_sha256
-    headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
-    return WorkerSessionConfig(
-        **config.model_dump(),
-        session_id=row.id,
-        agent_id=row.agent_id,
-        org_id=row.org_id,
-        room_name=row.room_name,
-        participant_identity=row.participant_identity,
-        status=row.status,
-        reference_audio_path=f"/internal/voices/{sha256}" if sha256 else None,
-        mcp_headers=headers,
-        mcp_servers=worker_servers(db, platform.box, row.agent_id),
-        has_knowledge=_has_knowledge(db, row.agent_id),
-    )
-
-
-def _has_knowledge(db: DbDep, agent_id: str) -> bool:
-    """Whether the agent has a document that is searchable or still being indexed."""
-    query = select(
-        exists().where(KnowledgeDocument.agent_id == agent_id, KnowledgeDocument.status != "failed")
-    )
-    return bool(db.scalar(query))
+    return worker_config(db, platform, require_session(db, session_id))
 
 
 @router.get("/sessions/{session_id}/voice-clone")
@@ -78,7 +40,7 @@ def session_voice_clone(
     session_id: str, engine: str, target: str, db: DbDep, _: WorkerDep
 ) -> dict[str, str]:
     """The engine voice id cached for this session's reference voice at ``target``."""
-    row = _session(db, session_id)
+    row = require_session(db, session_id)
     voice_id = SessionConfig.from_stored(row.config).voice_id
     # the agent's voice may be being made right now (it was just saved): wait for it rather
     # than have the worker upload the clip a second time; below the worker channel's 10 s
@@ -94,7 +56,7 @@ def session_voice_clone(
 def put_session_voice_clone(
     session_id: str, body: WorkerVoiceClone, db: DbDep, _: WorkerDep
 ) -> dict[str, str]:
-    row = _session(db, session_id)
+    row = require_session(db, session_id)
     clone = save_clone(
         db,
         voice_id=SessionConfig.from_stored(row.config).voice_id,
@@ -110,14 +72,14 @@ def put_session_voice_clone(
 @router.post("/sessions/{session_id}/events")
 def session_event(session_id: str, body: WorkerEvent, db: DbDep, _: WorkerDep) -> dict[str, str]:
     row = record_event(
-        db, _session(db, session_id), kind=body.type, reason=body.reason, usage=body.usage
+        db, require_session(db, session_id), kind=body.type, reason=body.reason, usage=body.usage
     )
     return {"status": row.status}
 
 
 @router.post("/sessions/{session_id}/turns", status_code=201)
 def session_turn(session_id: str, body: WorkerTurn, db: DbDep, _: WorkerDep) -> dict[str, int]:
-    row = _session(db, session_id)
+    row = require_session(db, session_id)
     turn = add_turn(db, row, seq=body.seq, role=body.role, text=body.text, metrics=body.metrics)
     return {"seq": turn.seq}
 

@@ -6,30 +6,25 @@ agent or server is a 404. Header values are write-only.
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter
 
+from vocable.agents.service import require_org_agent
 from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep
-from vocable.api.errors import ApiError
-from vocable.api.routes.agents import _agent_or_404
+from vocable.db.models import Agent
 from vocable.mcp import service
-from vocable.mcp.client import McpUnavailable, ServerTarget, close_quietly, connect_server
-from vocable.mcp.schemas import (
-    McpServerCreate,
-    McpServerPublic,
-    McpServerUpdate,
-    McpTestResult,
-    McpToolPublic,
-)
+from vocable.mcp.schemas import McpServerCreate, McpServerPublic, McpServerUpdate, McpTestResult
 from vocable.outbound import OutboundPolicy
 
 router = APIRouter(prefix="/api/agents/{agent_id}/mcp-servers", tags=["mcp servers"])
 
 
+def _agent(db: DbDep, principal: PrincipalDep, agent_id: str) -> Agent:
+    return require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
+
+
 @router.get("")
 def list_mcp_servers(agent_id: str, db: DbDep, principal: PrincipalDep) -> list[McpServerPublic]:
-    agent = _agent_or_404(db, principal, agent_id)
+    agent = _agent(db, principal, agent_id)
     return [service.public(row) for row in service.list_servers(db, agent)]
 
 
@@ -46,7 +41,7 @@ def create_mcp_server(
 
     A plain def: the URL check resolves DNS, which FastAPI runs in its thread pool.
     """
-    agent = _agent_or_404(db, principal, agent_id)
+    agent = _agent(db, principal, agent_id)
     service.check_server_url(body.url, OutboundPolicy.from_settings(platform.settings))
     row = service.create_server(
         db,
@@ -63,7 +58,7 @@ def create_mcp_server(
 def get_mcp_server(
     agent_id: str, server_id: str, db: DbDep, principal: PrincipalDep
 ) -> McpServerPublic:
-    agent = _agent_or_404(db, principal, agent_id)
+    agent = _agent(db, principal, agent_id)
     return service.public(service.get_server(db, agent, server_id))
 
 
@@ -77,7 +72,7 @@ def update_mcp_server(
     platform: PlatformDep,
     actor: ActorDep,
 ) -> McpServerPublic:
-    agent = _agent_or_404(db, principal, agent_id)
+    agent = _agent(db, principal, agent_id)
     row = service.get_server(db, agent, server_id)
     if body.url is not None:
         service.check_server_url(body.url, OutboundPolicy.from_settings(platform.settings))
@@ -88,7 +83,7 @@ def update_mcp_server(
 def delete_mcp_server(
     agent_id: str, server_id: str, db: DbDep, principal: PrincipalDep, actor: ActorDep
 ) -> None:
-    agent = _agent_or_404(db, principal, agent_id)
+    agent = _agent(db, principal, agent_id)
     service.delete_server(db, service.get_server(db, agent, server_id), actor=actor)
 
 
@@ -105,32 +100,6 @@ async def test_mcp_server(
     422 when the URL is refused by the outbound rules, 502 when the server cannot be
     reached or does not speak MCP within its timeout; ``code`` says which.
     """
-    agent = _agent_or_404(db, principal, agent_id)
-    row = service.get_server(db, agent, server_id)
-    target = ServerTarget(
-        url=row.url,
-        transport="sse" if row.transport == "sse" else "streamable_http",
-        headers=service.stored_headers(platform.box, row),
-        timeout=float(row.timeout_seconds),
-    )
-    allowed = row.allowed_tools
-    db.close()  # nothing more to read: do not hold a connection while the server answers
+    row = service.get_server(db, _agent(db, principal, agent_id), server_id)
     policy = OutboundPolicy.from_settings(platform.settings)
-    started = time.monotonic()
-    try:
-        server, tools = await connect_server(target, policy)
-    except McpUnavailable as e:
-        if e.refused:
-            field = [{"field": "url", "message": e.message}]
-            raise ApiError(422, e.reason, e.message, errors=field) from None
-        raise ApiError(502, "mcp_unavailable", e.message, errors=[{"reason": e.reason}]) from None
-    await close_quietly(server)
-    listed = [
-        McpToolPublic(
-            name=tool.info.name,
-            description=str(tool.info.raw_schema.get("description") or ""),
-            allowed=allowed is None or tool.info.name in allowed,
-        )
-        for tool in tools
-    ]
-    return McpTestResult(tools=listed, elapsed_ms=round((time.monotonic() - started) * 1000))
+    return await service.test_server(db, platform.box, policy, row)

@@ -1,0 +1,1 @@
+"""Call records: an organisation's sessions, their transcripts, and ending one now."""

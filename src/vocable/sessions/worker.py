@@ -1,0 +1,80 @@
+"""What the voice worker reads of a session: its configuration, once per call.
+
+The worker authenticates with the worker credential (never an API key); ``api/`` checks
+it before any of this runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from vocable.contracts.errors import ConflictError, NotFoundError
+from vocable.contracts.sessions import SessionConfig, WorkerSessionConfig
+from vocable.db.models import KnowledgeDocument, VoiceSession
+from vocable.mcp.service import worker_servers
+from vocable.platform import Platform
+
+
+class SessionNotFound(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("session_not_found", "Session not found")
+
+
+class SessionClosed(ConflictError):
+    """The call has ended, or nobody joined it in time."""
+
+    def __init__(self) -> None:
+        super().__init__("session_closed", "Session has ended or expired")
+
+
+def require_session(db: Session, session_id: str) -> VoiceSession:
+    row = db.get(VoiceSession, session_id)
+    if row is None:
+        raise SessionNotFound()
+    return row
+
+
+def worker_config(db: Session, platform: Platform, row: VoiceSession) -> WorkerSessionConfig:
+    """The session's configuration with what the worker needs to run the call: MCP
+    servers with their opened headers, where to fetch the reference clip, whether to
+    search knowledge. ``SessionClosed`` once the call can no longer start."""
+    now = datetime.now(UTC)
+    if row.status == "ended" or (row.status == "created" and row.join_deadline <= now):
+        # a token still valid after its call ended can recreate the room and dispatch the
+        # agent again: that is not a new call, and the worker must leave
+        raise SessionClosed()
+    config = SessionConfig.from_stored(row.config)
+    sha256 = config.reference_audio_sha256
+    headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
+    return WorkerSessionConfig(
+        **config.model_dump(),
+        session_id=row.id,
+        agent_id=row.agent_id,
+        org_id=row.org_id,
+        room_name=row.room_name,
+        participant_identity=row.participant_identity,
+        status=row.status,
+        reference_audio_path=f"/internal/voices/{sha256}" if sha256 else None,
+        mcp_headers=headers,
+        mcp_servers=worker_servers(db, platform.box, row.agent_id),
+        has_knowledge=_has_knowledge(db, row.agent_id),
+    )
+
+
+def require_live_session(db: Session, session_id: str) -> VoiceSession:
+    """A session whose call may still run (for per-turn work such as knowledge search)."""
+    row = require_session(db, session_id)
+    if row.status == "ended" or row.hard_deadline <= datetime.now(UTC):
+        raise SessionClosed()
+    return row
+
+
+def _has_knowledge(db: Session, agent_id: str) -> bool:
+    """Whether the agent has a document that is searchable or still being indexed."""
+    query = select(
+        exists().where(KnowledgeDocument.agent_id == agent_id, KnowledgeDocument.status != "failed")
+    )
+    return bool(db.scalar(query))
