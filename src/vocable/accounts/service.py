@@ -15,21 +15,41 @@ from sqlalchemy.orm import Session
 
 from vocable import audit
 from vocable.audit import Actor
+from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError
 from vocable.db.models import ApiKey, Organization, User
 from vocable.ids import new_id
 from vocable.security.passwords import MIN_PASSWORD_LENGTH, hash_password
 from vocable.security.tokens import display_prefix, hash_secret, new_api_key
 
 
-class AccountError(ValueError):
-    """A request that conflicts with existing accounts or breaks a rule; safe to show."""
+class AccountError(InvalidError):
+    """A request that conflicts with existing accounts or breaks a rule; safe to show.
+
+    ``str()`` is the rule's own words (what the CLI prints); the API names ``field``.
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(
+            "invalid_request",
+            f"Invalid request: check {field}",
+            errors=[{"field": field, "message": message}],
+        )
+        self.detail = message
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class KeyNotFound(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("key_not_found", "API key not found")
 
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     local, _, domain = email.partition("@")
     if not local or not domain or " " in email or len(email) > 254:
-        raise AccountError("email must look like name@example.com")
+        raise AccountError("email must look like name@example.com", field="email")
     return email
 
 
@@ -41,9 +61,11 @@ def create_admin(db: Session, *, email: str, password: str, org_name: str) -> Us
     """Create an organisation and its first admin user."""
     email = normalise_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
     if db.scalar(select(User).where(User.email == email)) is not None:
-        raise AccountError("a user with this email already exists")
+        raise AccountError("a user with this email already exists", field="email")
     org = Organization(id=new_id("org"), name=org_name.strip() or "My organisation")
     user = User(
         id=new_id("usr"),
@@ -68,8 +90,11 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
-class KeyStateError(AccountError):
+class KeyStateError(ConflictError):
     """The key cannot take this change in its current state (revoked, expired, rotated)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("key_not_active", message)
 
 
 def normalise_origin(value: str) -> str:
@@ -224,7 +249,7 @@ def create_api_key(
 ) -> CreatedKey:
     """A new key (its secret returned once), recorded as ``key.created`` in one commit."""
     if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise AccountError("expires_at must be in the future")
+        raise AccountError("expires_at must be in the future", field="expires_at")
     created = _new_key_row(
         org_id=org_id,
         name=name,
@@ -268,10 +293,12 @@ def rotate_api_key(
     expired or already-rotated key raises ``KeyStateError``.
     """
     if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
-        raise AccountError(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
+        raise AccountError(
+            f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}", field="grace_seconds"
+        )
     now = datetime.now(UTC)
     if expires_at is not None and expires_at <= now:
-        raise AccountError("expires_at must be in the future")
+        raise AccountError("expires_at must be in the future", field="expires_at")
     # row lock (PostgreSQL): two concurrent rotations of one key give one replacement
     old = db.scalar(select(ApiKey).where(ApiKey.id == key_id).with_for_update())
     if old is None or old.org_id != org_id:

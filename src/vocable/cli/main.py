@@ -146,7 +146,7 @@ def keys_rotate(
             rotated = accounts.rotate_api_key(
                 db, org_id=_resolve_org(db, org), key_id=key_id, grace_seconds=grace_seconds
             )
-        except accounts.AccountError as exc:
+        except (accounts.AccountError, accounts.KeyStateError) as exc:
             _fail(str(exc))
             return
         if rotated is None:

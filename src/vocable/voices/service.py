@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vocable import audit
-from vocable.contracts.errors import InvalidError
+from vocable.contracts.errors import InvalidError, NotFoundError
 from vocable.db.models import Agent, Voice
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy
@@ -166,6 +166,19 @@ def get_org_voice(db: Session, *, org_id: str, voice_id: str) -> Voice | None:
     """The voice if it exists and belongs to ``org_id``; other organisations see nothing."""
     voice = db.get(Voice, voice_id)
     return voice if voice is not None and voice.org_id == org_id else None
+
+
+class VoiceNotFound(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("voice_not_found", "Voice not found")
+
+
+def require_org_voice(db: Session, *, org_id: str, voice_id: str) -> Voice:
+    """The organisation's voice, or ``VoiceNotFound``."""
+    voice = get_org_voice(db, org_id=org_id, voice_id=voice_id)
+    if voice is None:
+        raise VoiceNotFound()
+    return voice
 
 
 def list_voices(db: Session, *, org_id: str) -> list[Voice]:

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from vocable.accounts import service as accounts
 from vocable.accounts.service import KeyState
 from vocable.api.deps import CurrentUser, DbDep, PlatformDep, UserActorDep
-from vocable.api.errors import ApiError
 from vocable.api.schemas import ApiKeyCreate, ApiKeyPublic
 from vocable.contracts.fields import Name
 from vocable.db.models import ApiKey
@@ -80,19 +79,6 @@ def _columns(row: ApiKey) -> dict[str, object]:
     return {name: getattr(row, name) for name in KeyPublic.model_fields if name != "state"}
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(
-        422,
-        "invalid_request",
-        f"Invalid request: check {field}",
-        errors=[{"field": field, "message": message}],
-    )
-
-
-def _not_found() -> ApiError:
-    return ApiError(404, "key_not_found", "API key not found")
-
-
 @router.get("")
 def list_keys(db: DbDep, user: CurrentUser) -> list[KeyPublic]:
     """The organisation's keys, newest first, each with its state."""
@@ -104,19 +90,16 @@ def list_keys(db: DbDep, user: CurrentUser) -> list[KeyPublic]:
 
 @router.post("", status_code=201, responses={422: {}})
 def create_key(body: KeyCreate, db: DbDep, user: CurrentUser, actor: UserActorDep) -> KeyCreated:
-    try:
-        created = accounts.create_api_key(
-            db,
-            org_id=user.org_id,
-            name=body.name,
-            created_by=user.id,
-            expires_at=body.expires_at,
-            allowed_origins=body.allowed_origins,
-            allowed_ips=body.allowed_ips,
-            actor=actor,
-        )
-    except accounts.AccountError as e:
-        raise _invalid("expires_at", str(e)) from None
+    created = accounts.create_api_key(
+        db,
+        org_id=user.org_id,
+        name=body.name,
+        created_by=user.id,
+        expires_at=body.expires_at,
+        allowed_origins=body.allowed_origins,
+        allowed_ips=body.allowed_ips,
+        actor=actor,
+    )
     return KeyCreated(**KeyPublic.of(created.row).model_dump(), key=created.secret)
 
 
@@ -125,20 +108,17 @@ def update_key(
     key_id: str, body: KeyUpdate, db: DbDep, user: CurrentUser, actor: UserActorDep
 ) -> KeyPublic:
     """Rename a key or replace its allowed origins / IP ranges."""
-    try:
-        row = accounts.update_api_key(
-            db,
-            org_id=user.org_id,
-            key_id=key_id,
-            name=body.name,
-            allowed_origins=body.allowed_origins,
-            allowed_ips=body.allowed_ips,
-            actor=actor,
-        )
-    except accounts.KeyStateError as e:
-        raise ApiError(409, "key_not_active", str(e)) from None
+    row = accounts.update_api_key(
+        db,
+        org_id=user.org_id,
+        key_id=key_id,
+        name=body.name,
+        allowed_origins=body.allowed_origins,
+        allowed_ips=body.allowed_ips,
+        actor=actor,
+    )
     if row is None:
-        raise _not_found()
+        raise accounts.KeyNotFound()
     return KeyPublic.of(row)
 
 
@@ -157,21 +137,16 @@ def rotate_key(
     grace = body.grace_seconds
     if grace is None:
         grace = platform.settings.key_rotation_grace_seconds
-    try:
-        rotated = accounts.rotate_api_key(
-            db,
-            org_id=user.org_id,
-            key_id=key_id,
-            grace_seconds=grace,
-            expires_at=body.expires_at,
-            actor=actor,
-        )
-    except accounts.KeyStateError as e:
-        raise ApiError(409, "key_not_active", str(e)) from None
-    except accounts.AccountError as e:
-        raise _invalid("expires_at", str(e)) from None
+    rotated = accounts.rotate_api_key(
+        db,
+        org_id=user.org_id,
+        key_id=key_id,
+        grace_seconds=grace,
+        expires_at=body.expires_at,
+        actor=actor,
+    )
     if rotated is None:
-        raise _not_found()
+        raise accounts.KeyNotFound()
     new = KeyPublic.of(rotated.row).model_dump()
     return KeyRotated(**new, key=rotated.secret, previous=KeyPublic.of(rotated.previous))
 
@@ -180,5 +155,5 @@ def rotate_key(
 def revoke_key(key_id: str, db: DbDep, user: CurrentUser, actor: UserActorDep) -> KeyPublic:
     row = accounts.revoke_api_key(db, org_id=user.org_id, key_id=key_id, actor=actor)
     if row is None:
-        raise _not_found()
+        raise accounts.KeyNotFound()
     return KeyPublic.of(row)

@@ -10,7 +10,13 @@ from vocable.api.deps import ActorDep, DbDep, PlatformDep, Principal, PrincipalD
 from vocable.api.errors import ApiError
 from vocable.api.schemas import VoicePublic
 from vocable.db.models import Voice
-from vocable.voices.service import AddedBy, delete_voice, get_org_voice, list_voices, voice_store
+from vocable.voices.service import (
+    AddedBy,
+    delete_voice,
+    list_voices,
+    require_org_voice,
+    voice_store,
+)
 from vocable.voices.store import VoiceStore
 
 router = APIRouter(prefix="/api/voices", tags=["voices"])
@@ -38,11 +44,8 @@ def audio_response(store: VoiceStore, sha256: str) -> FileResponse:
     )
 
 
-def _voice_or_404(db: DbDep, principal: PrincipalDep, voice_id: str) -> Voice:
-    voice = get_org_voice(db, org_id=principal.org_id, voice_id=voice_id)
-    if voice is None:
-        raise ApiError(404, "voice_not_found", "Voice not found")
-    return voice
+def _voice(db: DbDep, principal: PrincipalDep, voice_id: str) -> Voice:
+    return require_org_voice(db, org_id=principal.org_id, voice_id=voice_id)
 
 
 @router.get("", summary="List the organisation's reference voices, newest first")
@@ -52,7 +55,7 @@ def list_org_voices(db: DbDep, principal: PrincipalDep) -> list[VoicePublic]:
 
 @router.get("/{voice_id}", summary="A voice and its provenance", responses={404: {}})
 def get_voice(voice_id: str, db: DbDep, principal: PrincipalDep) -> VoicePublic:
-    return VoicePublic.model_validate(_voice_or_404(db, principal, voice_id))
+    return VoicePublic.model_validate(_voice(db, principal, voice_id))
 
 
 @router.get(
@@ -64,7 +67,7 @@ def get_voice(voice_id: str, db: DbDep, principal: PrincipalDep) -> VoicePublic:
 def get_voice_audio(
     voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep
 ) -> FileResponse:
-    voice = _voice_or_404(db, principal, voice_id)
+    voice = _voice(db, principal, voice_id)
     return audio_response(voice_store(platform.settings), voice.sha256)
 
 
@@ -77,7 +80,7 @@ def get_voice_audio(
 def delete_org_voice(
     voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep, actor: ActorDep
 ) -> None:
-    voice = _voice_or_404(db, principal, voice_id)
+    voice = _voice(db, principal, voice_id)
     # pending in this transaction: delete_voice commits it with the deletion
     audit.record(db, org_id=voice.org_id, actor=actor, action="voice.deleted", target_id=voice.id)
     delete_voice(db, voice_store(platform.settings), voice, settings=platform.settings)
