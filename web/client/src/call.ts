@@ -393,37 +393,31 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
     this.emit("connectionState", state);
   }
 
+  /** Every room event the call follows and its handler: attached by `listen`, detached by `release`. */
+  private roomHandlers(): ReadonlyArray<readonly [RoomEvent, (...args: never[]) => void]> {
+    return [
+      [RoomEvent.DataReceived, this.onData],
+      [RoomEvent.ParticipantConnected, this.onParticipantConnected],
+      [RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected],
+      [RoomEvent.TrackSubscribed, this.onTrackSubscribed],
+      [RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed],
+      [RoomEvent.LocalTrackPublished, this.onLocalTrackChanged],
+      [RoomEvent.LocalTrackUnpublished, this.onLocalTrackChanged],
+      [RoomEvent.ActiveDeviceChanged, this.onLocalTrackChanged],
+      [RoomEvent.SignalReconnecting, this.onReconnecting],
+      [RoomEvent.Reconnecting, this.onReconnecting],
+      [RoomEvent.Reconnected, this.onReconnected],
+      [RoomEvent.Disconnected, this.onDisconnected],
+    ];
+  }
+
   private listen(room: Room): void {
-    room
-      .on(RoomEvent.DataReceived, this.onData)
-      .on(RoomEvent.ParticipantConnected, this.onParticipantConnected)
-      .on(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected)
-      .on(RoomEvent.TrackSubscribed, this.onTrackSubscribed)
-      .on(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed)
-      .on(RoomEvent.LocalTrackPublished, this.onLocalTrackChanged)
-      .on(RoomEvent.LocalTrackUnpublished, this.onLocalTrackChanged)
-      .on(RoomEvent.ActiveDeviceChanged, this.onLocalTrackChanged)
-      .on(RoomEvent.SignalReconnecting, this.onReconnecting)
-      .on(RoomEvent.Reconnecting, this.onReconnecting)
-      .on(RoomEvent.Reconnected, this.onReconnected)
-      .on(RoomEvent.Disconnected, this.onDisconnected);
+    for (const [event, handler] of this.roomHandlers()) room.on(event, handler as never);
   }
 
   /** Stops listening to `room` and frees everything tied to it, the microphone included. */
   private release(room: Room): void {
-    room
-      .off(RoomEvent.DataReceived, this.onData)
-      .off(RoomEvent.ParticipantConnected, this.onParticipantConnected)
-      .off(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected)
-      .off(RoomEvent.TrackSubscribed, this.onTrackSubscribed)
-      .off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed)
-      .off(RoomEvent.LocalTrackPublished, this.onLocalTrackChanged)
-      .off(RoomEvent.LocalTrackUnpublished, this.onLocalTrackChanged)
-      .off(RoomEvent.ActiveDeviceChanged, this.onLocalTrackChanged)
-      .off(RoomEvent.SignalReconnecting, this.onReconnecting)
-      .off(RoomEvent.Reconnecting, this.onReconnecting)
-      .off(RoomEvent.Reconnected, this.onReconnected)
-      .off(RoomEvent.Disconnected, this.onDisconnected);
+    for (const [event, handler] of this.roomHandlers()) room.off(event, handler as never);
     for (const track of [...this.audio.keys()]) this.detachAudio(track);
     this.stopMicrophone(room);
     this.outbox.rejectAll(new VocableError("not_connected", "The call ended before the message was sent"));

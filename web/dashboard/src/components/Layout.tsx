@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useLocation } from "../router";
+import { BrandMark } from "./BrandMark";
 import { useSession } from "../session";
 
 const NAV = [
@@ -59,15 +60,7 @@ export function Layout({ children }: { children: ReactNode }) {
       </a>
       <aside className="sidebar">
         <Link to="/agents" className="brand">
-          <svg className="brand__mark" viewBox="0 0 32 32" aria-hidden="true">
-            <rect width="32" height="32" rx="8" />
-            <g>
-              <rect x="7" y="13" width="3" height="6" rx="1.5" />
-              <rect x="12" y="9" width="3" height="14" rx="1.5" />
-              <rect x="17" y="6" width="3" height="20" rx="1.5" />
-              <rect x="22" y="11" width="3" height="10" rx="1.5" />
-            </g>
-          </svg>
+          <BrandMark />
           <span>Vocable</span>
         </Link>
         <nav aria-label="Main">

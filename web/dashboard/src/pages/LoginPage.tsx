@@ -1,5 +1,6 @@
 import { useRef, useState, type FormEvent } from "react";
 import { login, type User } from "../api";
+import { BrandMark } from "../components/BrandMark";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Field } from "../components/Field";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
@@ -46,15 +47,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (user: User) => void }) 
     <main className="login">
       <div className="login__card">
         <div className="login__brand">
-          <svg className="brand__mark" viewBox="0 0 32 32" aria-hidden="true">
-            <rect width="32" height="32" rx="8" />
-            <g>
-              <rect x="7" y="13" width="3" height="6" rx="1.5" />
-              <rect x="12" y="9" width="3" height="14" rx="1.5" />
-              <rect x="17" y="6" width="3" height="20" rx="1.5" />
-              <rect x="22" y="11" width="3" height="10" rx="1.5" />
-            </g>
-          </svg>
+          <BrandMark />
           <span>Vocable</span>
         </div>
         <h1>Sign in</h1>
