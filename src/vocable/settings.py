@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     max_concurrent_sessions_per_org: int = Field(default=20, ge=1)
     key_rate_limit_per_minute: int = Field(default=60, ge=1)
 
+    # --- request bodies --------------------------------------------------------------
+    max_json_body_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=64 * 1024 * 1024)
+    """Largest body of any request but the two uploads (413 above it, counted while the
+    body arrives, chunked or not, before authentication). 256 KiB holds the largest valid
+    JSON (a 20,000-character prompt of any script, a greeting, 16 KiB of metadata)."""
+
     # --- admission control (per API process) ------------------------------------------
     api_max_inflight_sessions: int = Field(default=16, ge=1, le=10_000)
     """Session creations (the public endpoint and dashboard test calls) one API process

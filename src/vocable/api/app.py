@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from vocable import __version__
 from vocable.api.admission import Admission
+from vocable.api.body_limit import BodyLimitMiddleware, BodyLimits
 from vocable.api.errors import install_error_handlers
 from vocable.api.openapi import error_responses, install_openapi
 from vocable.api.routes import (
@@ -35,6 +36,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.state.admission = Admission.from_settings(platform.settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(platform.settings))
     install_openapi(app)
     # What every operation of a router can answer besides success (the OpenAPI document
     # shows it; routes add their own, and 404 comes with a path parameter): a credential

@@ -122,6 +122,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # a body cut off past its limit (api/body_limit.py)
+            errors = [{"field": "body", "message": str(exc.detail)}]
+            return JSONResponse(
+                envelope("too_large", str(exc.detail), errors),
+                status_code=413,
+                headers={"Connection": "close"},
+            )
         if exc.status_code == 400:
             # FastAPI's answer to a body it cannot decode (not UTF-8, broken multipart):
             # the same 422 as a body that is not JSON

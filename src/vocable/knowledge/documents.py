@@ -19,6 +19,7 @@ from vocable.contracts.errors import (
     NotFoundError,
     TooLargeError,
     UnsupportedError,
+    field_error,
 )
 from vocable.db.models import Agent, KnowledgeDocument, KnowledgeFile
 from vocable.ids import new_id
@@ -35,6 +36,13 @@ class DocumentNotFound(NotFoundError):
 
     def __init__(self) -> None:
         super().__init__("document_not_found", "Document not found")
+
+
+def document_too_large(limit: int, field: str = "file") -> DomainError:
+    """413 naming the file (or URL) whose document passes ``limit`` bytes."""
+    return field_error(
+        TooLargeError, "too_large", field, f"Document exceeds the {limit}-byte limit"
+    )
 
 
 def _refusal(e: DocumentRejected) -> DomainError:
@@ -76,10 +84,7 @@ def add_document(
 
     ``knowledge_document.created`` is written in the same commit."""
     if len(data) > settings.knowledge_max_file_bytes:
-        raise TooLargeError(
-            "too_large",
-            f"Document exceeds the {settings.knowledge_max_file_bytes}-byte limit",
-        )
+        raise document_too_large(settings.knowledge_max_file_bytes)
     try:
         kind = sniff(
             data, filename=name, max_unzipped_bytes=settings.knowledge_max_unzipped_bytes

@@ -20,7 +20,6 @@ from fastapi.concurrency import run_in_threadpool
 from vocable.agents import service as agent_service
 from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep, WorkerDep
 from vocable.api.uploads import read_upload
-from vocable.contracts.errors import TooLargeError
 from vocable.db.models import Agent, KnowledgeDocument
 from vocable.knowledge import documents
 from vocable.knowledge.runtime import KnowledgeRuntime, start_knowledge
@@ -92,9 +91,7 @@ async def upload_document(
     upload = await read_upload(
         request,
         max_bytes=settings.knowledge_max_file_bytes,
-        too_large=lambda: TooLargeError(
-            "too_large", f"Document exceeds the {settings.knowledge_max_file_bytes}-byte limit"
-        ),
+        too_large=lambda: documents.document_too_large(settings.knowledge_max_file_bytes),
     )
     data, name = upload.data, upload.filename or "document"
 
