@@ -135,6 +135,19 @@ class Settings(BaseSettings):
     body arrives, chunked or not, before authentication). 256 KiB holds the largest valid
     JSON (a 20,000-character prompt of any script, a greeting, 16 KiB of metadata)."""
 
+    # --- dashboard sign-in ------------------------------------------------------------
+    sign_in_free_failures: int = Field(default=5, ge=1, le=100)
+    """Wrong passwords in a row an account takes before each further one blocks it for
+    twice as long as the last (1 s, 2 s, 4 s, ...)."""
+    sign_in_lock_after: int = Field(default=10, ge=2, le=1000)
+    """Wrong passwords in a row that lock the account (audited as ``user.locked``)."""
+    sign_in_lock_seconds: int = Field(default=15 * 60, ge=1, le=7 * 86400)
+    """How long a lockout lasts unless an admin lifts it first (``vocable admin unlock``)."""
+    sign_in_address_max_failures: int = Field(default=20, ge=1, le=100_000)
+    """Failed sign-ins from one client address, on any accounts, that block the address
+    until ``sign_in_address_window_seconds`` after its first failure."""
+    sign_in_address_window_seconds: int = Field(default=15 * 60, ge=1, le=86400)
+
     # --- admission control (per API process) ------------------------------------------
     api_max_inflight_sessions: int = Field(default=16, ge=1, le=10_000)
     """Session creations (the public endpoint and dashboard test calls) one API process

@@ -23,8 +23,8 @@ from sqlalchemy import func, select, update
 from tests.conftest import Tenant, database_url_for, make_tenant
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
+from vocable.accounts import sign_in as sign_in_module
 from vocable.api.admission import Admission
-from vocable.api.routes import auth as auth_routes
 from vocable.db.models import Organization, VoiceSession
 from vocable.platform import Platform
 from vocable.sessions import service as session_service
@@ -161,7 +161,7 @@ class HeldPasswordChecks:
         self.entered = 0
         self._count = threading.Lock()
         self._go = threading.Event()
-        real = auth_routes.verify_password
+        real = sign_in_module.verify_password
 
         def held(password_hash: str | None, password: str) -> bool:
             with self._count:
@@ -169,7 +169,7 @@ class HeldPasswordChecks:
             self._go.wait(60)
             return real(password_hash, password)
 
-        monkeypatch.setattr(auth_routes, "verify_password", held)
+        monkeypatch.setattr(sign_in_module, "verify_password", held)
 
     def release(self) -> None:
         self._go.set()

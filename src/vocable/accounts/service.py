@@ -18,7 +18,7 @@ from vocable.audit import Actor
 from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError
 from vocable.db.models import ApiKey, Organization, User
 from vocable.ids import new_id
-from vocable.security.passwords import MIN_PASSWORD_LENGTH, hash_password
+from vocable.security.passwords import hash_password, password_problem
 from vocable.security.tokens import display_prefix, hash_secret, new_api_key
 
 
@@ -60,10 +60,9 @@ def count_users(db: Session) -> int:
 def create_admin(db: Session, *, email: str, password: str, org_name: str) -> User:
     """Create an organisation and its first admin user."""
     email = normalise_email(email)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+    problem = password_problem(password, related=(email, org_name))
+    if problem is not None:
+        raise AccountError(problem, field="password")
     if db.scalar(select(User).where(User.email == email)) is not None:
         raise AccountError("a user with this email already exists", field="email")
     org = Organization(id=new_id("org"), name=org_name.strip() or "My organisation")

@@ -76,6 +76,8 @@ class UserPublic(BaseModel):
 class LoginResponse(BaseModel):
     user: UserPublic
     csrf_token: str
+    failed_attempts: int = 0
+    """Failed sign-ins on this account since its last sign-in (the dashboard says so)."""
 
 
 # --- API keys -------------------------------------------------------------------------

@@ -41,6 +41,8 @@ ACTIONS = frozenset(
         "webhook.updated",
         "webhook.deleted",
         "webhook.secret_rotated",
+        "user.locked",
+        "user.unlocked",
     }
 )
 

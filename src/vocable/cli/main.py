@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vocable.accounts import service as accounts
+from vocable.accounts import sign_in
 from vocable.agents.service import create_agent
+from vocable.audit import SYSTEM
 from vocable.contracts.agents import AgentCreate
 from vocable.contracts.errors import DomainError
 from vocable.db.migrate import upgrade_to_head
-from vocable.db.models import Organization
+from vocable.db.models import Organization, User
 from vocable.platform import Platform, build_platform
 from vocable.settings import Settings
 
@@ -93,6 +95,19 @@ def admin_create(
     if not password_stdin:
         payload["password"] = password
     _emit(as_json, payload, "\n".join(f"{k}: {v}" for k, v in payload.items()))
+
+
+@admin_app.command("unlock")
+def admin_unlock(email: str) -> None:
+    """Clear a user's failed sign-ins and lift a lockout (audited as user.unlocked)."""
+    platform = _platform()
+    with platform.sessions() as db:
+        user = db.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            _fail("no user with this email")
+            return
+        was_locked = sign_in.unlock(db, user, actor=SYSTEM)
+    typer.echo("unlocked" if was_locked else "not locked; failed sign-ins cleared")
 
 
 @keys_app.command("create")

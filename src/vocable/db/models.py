@@ -79,6 +79,24 @@ class LoginSession(Base):
     expires_at: Mapped[datetime]
 
 
+class SignInThrottle(Base):
+    """Failed dashboard sign-ins, per account and per client address.
+
+    ``key`` is ``email:<sha256 of the normalised e-mail>`` (kept for unknown e-mails too,
+    so a refusal does not tell which accounts exist) or ``ip:<address>``. Shared by every
+    API process through the database.
+    """
+
+    __tablename__ = "sign_in_throttles"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    """Consecutive failures (accounts) or failures in the current window (addresses)."""
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+    locked: Mapped[bool] = mapped_column(default=False)
+    """An account locked after too many failures (until ``blocked_until`` or an unlock)."""
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

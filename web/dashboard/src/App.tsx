@@ -12,7 +12,11 @@ import { SettingsPage } from "./pages/SettingsPage";
 import { matchPath, navigate, useLocation } from "./router";
 import { SessionContext, type SessionContextValue } from "./session";
 
-type Auth = { state: "checking" } | { state: "in"; user: User } | { state: "out" } | { state: "unreachable"; error: unknown };
+type Auth =
+  | { state: "checking" }
+  | { state: "in"; user: User; failedAttempts?: number }
+  | { state: "out" }
+  | { state: "unreachable"; error: unknown };
 
 const HOME = "/agents";
 
@@ -67,6 +71,7 @@ export function App() {
     if (auth.state !== "in") return null;
     return {
       user: auth.user,
+      failedAttempts: auth.failedAttempts ?? 0,
       signOut: async () => {
         try {
           await logout();
@@ -88,7 +93,7 @@ export function App() {
     );
   }
   if (auth.state === "out") {
-    return onLogin ? <LoginPage onSignedIn={(user) => setAuth({ state: "in", user })} /> : <Loading />;
+    return onLogin ? <LoginPage onSignedIn={(user, failedAttempts) => setAuth({ state: "in", user, failedAttempts })} /> : <Loading />;
   }
   if (!session || onLogin) return <Loading />;
   return (

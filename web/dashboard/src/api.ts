@@ -353,7 +353,10 @@ const seg = encodeURIComponent;
 
 // --- endpoints --------------------------------------------------------------------------
 
-export function login(email: string, password: string): Promise<{ user: User; csrf_token: string }> {
+export function login(
+  email: string,
+  password: string,
+): Promise<{ user: User; csrf_token: string; failed_attempts?: number }> {
   return request("POST", "/api/auth/login", { json: { email, password }, quiet401: true });
 }
 

@@ -3,6 +3,8 @@ import type { User } from "./api";
 
 export interface SessionContextValue {
   user: User;
+  /** Failed sign-ins on this account between the last sign-in and this one. */
+  failedAttempts: number;
   signOut: () => Promise<void>;
 }
 

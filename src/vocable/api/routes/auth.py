@@ -6,8 +6,9 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
+from vocable.accounts.sign_in import SignInPolicy, WrongCredentials, sign_in
 from vocable.api.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -15,13 +16,13 @@ from vocable.api.deps import (
     DbDep,
     LoginSlot,
     PlatformDep,
+    request_ip,
 )
 from vocable.api.errors import ApiError
 from vocable.api.openapi import error_responses
 from vocable.api.schemas import LoginRequest, LoginResponse, UserPublic
 from vocable.db.models import LoginSession, Organization, User
 from vocable.ids import new_id
-from vocable.security.passwords import verify_password
 from vocable.security.tokens import hash_secret
 
 router = APIRouter(prefix="/api/auth", tags=["dashboard auth"])
@@ -39,7 +40,7 @@ def _public(db: DbDep, user: User) -> UserPublic:
     )
 
 
-@router.post("/login", responses=error_responses(401, 422, 503))
+@router.post("/login", responses=error_responses(401, 422, 429, 503))
 def login(
     _slot: LoginSlot,
     body: LoginRequest,
@@ -48,9 +49,17 @@ def login(
     db: DbDep,
     platform: PlatformDep,
 ) -> LoginResponse:
-    user = db.scalar(select(User).where(User.email == body.email.lower()))
-    if not verify_password(user.password_hash if user else None, body.password) or user is None:
-        raise ApiError(401, "invalid_credentials", "Email or password is incorrect")
+    try:
+        signed_in = sign_in(
+            db,
+            SignInPolicy.from_settings(platform.settings),
+            email=body.email,
+            password=body.password,
+            ip=request_ip(request, platform),
+        )
+    except WrongCredentials:
+        raise ApiError(401, "invalid_credentials", "Email or password is incorrect") from None
+    user = signed_in.user
     cookie = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     now = datetime.now(UTC)
@@ -63,7 +72,6 @@ def login(
             expires_at=now + SESSION_LIFETIME,
         )
     )
-    user.last_login_at = now
     db.commit()
     # behind a TLS-terminating proxy the scheme seen here is http: production always
     # marks the cookies Secure
@@ -74,7 +82,9 @@ def login(
     )
     # readable by the dashboard's script, which echoes it in x-csrf-token (double submit)
     response.set_cookie(CSRF_COOKIE, csrf, samesite="lax", secure=secure, max_age=max_age)
-    return LoginResponse(user=_public(db, user), csrf_token=csrf)
+    return LoginResponse(
+        user=_public(db, user), csrf_token=csrf, failed_attempts=signed_in.failures_before
+    )
 
 
 @router.post("/logout", status_code=204, responses=error_responses(401, 403, 503))

@@ -43,6 +43,25 @@ function AccountMenu() {
   );
 }
 
+/** Tells the owner of the account how many wrong passwords were tried since their last visit. */
+function FailedSignIns() {
+  const { failedAttempts } = useSession();
+  const [dismissed, setDismissed] = useState(false);
+  if (failedAttempts === 0 || dismissed) return null;
+  const times = failedAttempts === 1 ? "once" : `${failedAttempts} times`;
+  return (
+    <div className="banner banner--warning" role="status">
+      <span>
+        A wrong password was entered for your account {times} since your last sign-in. If that was not
+        you, someone may be trying to guess it.
+      </span>
+      <button type="button" className="button button--ghost button--small" onClick={() => setDismissed(true)}>
+        Dismiss
+      </button>
+    </div>
+  );
+}
+
 /** The signed-in frame: a left navigation, a header with the account, and the page. */
 export function Layout({ children }: { children: ReactNode }) {
   const { pathname } = useLocation();
@@ -83,6 +102,7 @@ export function Layout({ children }: { children: ReactNode }) {
           <AccountMenu />
         </header>
         <main id="main" ref={mainRef} className="main" tabIndex={-1}>
+          <FailedSignIns />
           {children}
         </main>
       </div>

@@ -8,7 +8,7 @@ import { useTitle } from "../useTitle";
 
 const FIELDS = ["email", "password"] as const;
 
-export function LoginPage({ onSignedIn }: { onSignedIn: (user: User) => void }) {
+export function LoginPage({ onSignedIn }: { onSignedIn: (user: User, failedAttempts: number) => void }) {
   useTitle("Sign in");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -34,8 +34,8 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (user: User) => void }) 
     }
     setBusy(true);
     try {
-      const { user } = await login(email.trim(), password);
-      onSignedIn(user);
+      const { user, failed_attempts } = await login(email.trim(), password);
+      onSignedIn(user, failed_attempts ?? 0);
     } catch (error) {
       fail(error);
       setBusy(false);
