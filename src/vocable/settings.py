@@ -123,8 +123,12 @@ class Settings(BaseSettings):
     failed, and the call goes on in the embedded voice (a hung engine must not leave
     the caller in silence)."""
 
-    token_ttl_seconds: int = Field(default=600, ge=30, le=86400)
-    """How long a minted token may be used to join (LiveKit checks it on first connect)."""
+    token_ttl_seconds: int = Field(default=60, ge=30, le=86400)
+    """The join window: how long a minted token may be used to join (LiveKit checks it on
+    first connect), and how long a session nobody joined holds one of its organisation's
+    concurrency slots. A browser joins within seconds of its backend's request; a short
+    window keeps strangers who request sessions and never join from holding the slots.
+    A session still not started a minute after its window ends as ``not_joined``."""
 
     max_concurrent_sessions_per_org: int = Field(default=20, ge=1)
     key_rate_limit_per_minute: int = Field(default=60, ge=1)

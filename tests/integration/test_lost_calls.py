@@ -217,3 +217,35 @@ def test_the_sweeper_ends_a_call_whose_worker_fell_silent_as_worker_lost(
     assert http.post(f"/internal/sessions/{row.id}/heartbeat", headers=worker).json() == {
         "status": "ended"
     }
+
+
+def test_a_session_nobody_joins_frees_its_slot_after_a_minute_and_ends_as_not_joined(
+    api: ApiServer, http: httpx.Client, tenant: Tenant
+) -> None:
+    platform = api.platform
+    resp = http.post(
+        "/api/agents/agent-session/",
+        json={"agent": tenant.agent_id},
+        headers={"x-api-key": tenant.api_key},
+    )
+    assert resp.json()["data"]["expires_in_seconds"] == 60  # the default join window
+    row = record(platform, resp.json()["data"]["session_id"])
+    assert row.join_deadline - row.created_at == timedelta(seconds=60)
+    worker = {"Authorization": f"Bearer {platform.secrets.worker_token}"}
+    sweeper_ = sweeper(platform, FakeRooms())
+    # a caller who connected in time may still be answered by a slow worker for a minute
+    just_in_time = row.join_deadline + timedelta(seconds=59)
+    assert row.id not in [c.session_id for c in sweeper_.sweep(just_in_time)]
+    with platform.sessions() as db:  # the window passed 50 s ago
+        db.get(VoiceSession, row.id).join_deadline = datetime.now(UTC) - timedelta(seconds=50)
+        db.commit()
+    assert http.get(f"/internal/sessions/{row.id}", headers=worker).status_code == 200
+    with platform.sessions() as db:  # ... and 70 s ago: too late to start
+        db.get(VoiceSession, row.id).join_deadline = datetime.now(UTC) - timedelta(seconds=70)
+        db.commit()
+    assert http.get(f"/internal/sessions/{row.id}", headers=worker).status_code == 409
+    row = record(platform, row.id)
+    closed = sweeper_.sweep(row.join_deadline + timedelta(seconds=61))
+    assert (row.id, "not_joined") in [(c.session_id, c.reason) for c in closed]
+    public = http.get(f"/api/sessions/{row.id}", headers={"x-api-key": tenant.api_key}).json()
+    assert (public["status"], public["end_reason"]) == ("ended", "not_joined")

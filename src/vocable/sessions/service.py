@@ -27,6 +27,11 @@ from vocable.voices.service import AddedBy, refusal_error, session_url_cache, vo
 from vocable.webhooks.outbox import enqueue_session_event
 
 RATE_WINDOW = timedelta(seconds=60)
+START_GRACE = timedelta(seconds=60)
+"""After its join window, how long a session may still start: a caller who connected in
+time may wait for a busy worker (nobody can connect later: the token has expired).
+A session not started by then ends as ``not_joined``."""
+NOT_JOINED = "not_joined"
 
 
 @dataclass(frozen=True, repr=False)

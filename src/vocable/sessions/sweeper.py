@@ -5,6 +5,8 @@ went away with the room), the record would stay ``active`` for good. LiveKit's w
 close most of those within a second (``vocable.api.routes.livekit_events``); this sweeper
 catches the rest, every ``session_sweep_seconds``:
 
+- a session nobody joined ends as ``not_joined`` once its join window and the grace to
+  start after it (``START_GRACE``) have passed, so call history shows what happened;
 - an active session past its ``hard_deadline`` ends as ``expired``;
 - an active session whose worker sent no heartbeat for ``worker_silent_seconds`` ends as
   ``worker_lost`` (a killed worker says nothing, and LiveKit keeps its participant in the
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vocable.db.models import VoiceSession
 from vocable.livekit.rooms import RoomAdminError
 from vocable.livekit.webhooks import MEDIA_LOST, WORKER_LOST
-from vocable.sessions.service import record_event
+from vocable.sessions.service import NOT_JOINED, START_GRACE, record_event
 from vocable.webhooks.retention import purge_finished_deliveries, purge_old_events
 
 log = logging.getLogger("vocable.sessions.sweeper")
@@ -144,7 +146,7 @@ class SessionSweeper:
         close_rooms(self._rooms, self._close_next)
         silent = self._end_silent(now)
         self._close_next = silent
-        closed = self._end_expired(now) + self._end_roomless(now)
+        closed = self._end_unjoined(now) + self._end_expired(now) + self._end_roomless(now)
         close_rooms(self._rooms, closed)
         if now >= self._next_purge:
             self._next_purge = now + self._purge_every
@@ -166,6 +168,17 @@ class SessionSweeper:
         if events:
             log.info("deleted %d webhook events past their retention", events)
         return deleted
+
+    def _end_unjoined(self, now: datetime) -> list[ClosedSession]:
+        with self._sessions() as db:
+            ids = db.scalars(
+                select(VoiceSession.id).where(
+                    VoiceSession.status == "created",
+                    VoiceSession.join_deadline <= now - START_GRACE,
+                )
+            ).all()
+            ended = (end_open_session(db, sid, NOT_JOINED) for sid in ids)
+            return [c for c in ended if c is not None]
 
     def _end_expired(self, now: datetime) -> list[ClosedSession]:
         with self._sessions() as db:

@@ -16,6 +16,7 @@ from vocable.contracts.sessions import SessionConfig, WorkerSessionConfig
 from vocable.db.models import KnowledgeDocument, VoiceSession
 from vocable.mcp.service import worker_servers
 from vocable.platform import Platform
+from vocable.sessions.service import START_GRACE
 
 
 class SessionNotFound(NotFoundError):
@@ -42,7 +43,8 @@ def worker_config(db: Session, platform: Platform, row: VoiceSession) -> WorkerS
     servers with their opened headers, where to fetch the reference clip, whether to
     search knowledge. ``SessionClosed`` once the call can no longer start."""
     now = datetime.now(UTC)
-    if row.status == "ended" or (row.status == "created" and row.join_deadline <= now):
+    too_late = row.status == "created" and row.join_deadline + START_GRACE <= now
+    if row.status == "ended" or too_late:
         # a token still valid after its call ended can recreate the room and dispatch the
         # agent again: that is not a new call, and the worker must leave
         raise SessionClosed()
