@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -135,3 +136,30 @@ async def test_token_signed_by_someone_else_is_refused_by_the_server(stack: Stac
         ),
     )
     await _connect_fails(stack.api.platform.settings.resolved_livekit_url, token)
+
+
+def livekit_sockets() -> list[str]:
+    """Local addresses of every socket the LiveKit server has open for listening or media."""
+    listing = subprocess.run(["ss", "-lntupH"], capture_output=True, text=True, check=True)
+    return [line.split()[4] for line in listing.stdout.splitlines() if '"livekit-server' in line]
+
+
+async def test_during_a_call_the_media_server_listens_on_loopback_only(stack: Stack) -> None:
+    """The default install binds to loopback: signalling, ICE-TCP and each call's UDP ports."""
+    data = await _create_session(stack)
+    room = rtc.Room()
+    await room.connect(data["livekit_url"], data["token"])
+    try:
+        source = rtc.AudioSource(48000, 1)
+        track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await room.local_participant.publish_track(track, options)  # media ports now open
+        await _wait_status(stack, data["session_id"], "active")
+        sockets = livekit_sockets()
+        assert any(s.startswith("127.0.0.1:") for s in sockets)
+        udp = subprocess.run(["ss", "-lnupH"], capture_output=True, text=True).stdout
+        assert '"livekit-server' in udp  # the call's media sockets are among them
+        outside = [s for s in sockets if not s.startswith(("127.", "[::1]:"))]
+        assert outside == []
+    finally:
+        await room.disconnect()

@@ -6,6 +6,7 @@ cache directory, so only the first run pays for the build.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -98,19 +99,37 @@ def install_binary(settings: Settings) -> Path:
     return target
 
 
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def _loopback_media(bind: str) -> dict[str, object]:
+    """On a loopback install, media sockets too bind to loopback addresses only (pion
+    would otherwise open each call's UDP ports on every interface's address)."""
+    if not _loopback(bind):
+        return {}
+    return {"enable_loopback_candidate": True, "ips": {"includes": ["127.0.0.0/8", "::1/128"]}}
+
+
 def server_config(settings: Settings, secrets: PlatformSecrets) -> dict[str, object]:
     """The server's configuration: our own keys, loopback by default, no STUN lookups."""
     config: dict[str, object] = {
         "port": settings.livekit_port,
         "bind_addresses": [settings.livekit_bind],
         "rtc": {
-            "tcp_port": settings.livekit_tcp_port,
+            # LiveKit's ICE-over-TCP listener takes no address: it would listen on every
+            # interface. On a loopback install UDP is all a caller needs, so it stays off
+            "tcp_port": 0 if _loopback(settings.livekit_bind) else settings.livekit_tcp_port,
             "port_range_start": settings.livekit_udp_port_start,
             "port_range_end": settings.livekit_udp_port_end,
             # the default asks public STUN servers for our address: unreachable offline
             # and wrong on a laptop
             "use_external_ip": False,
             "node_ip": settings.livekit_node_ip,
+            **_loopback_media(settings.livekit_bind),
         },
         "keys": {secrets.livekit_api_key: secrets.livekit_api_secret},
         "logging": {"level": "info", "json": False},
