@@ -18,12 +18,21 @@ from vocable.agents.service import create_agent
 from vocable.audit import SYSTEM
 from vocable.contracts.agents import AgentCreate
 from vocable.contracts.errors import DomainError
+from vocable.data_dir import PRIVATE_UMASK
 from vocable.db.migrate import upgrade_to_head
 from vocable.db.models import Organization, User
 from vocable.platform import Platform, build_platform
 from vocable.settings import Settings
 
 app = typer.Typer(help="Vocable: self-hostable real-time voice agents.", no_args_is_help=True)
+
+
+@app.callback()
+def _private_files() -> None:
+    """Everything a Vocable process writes is its account's alone (vocable.data_dir)."""
+    os.umask(PRIVATE_UMASK)
+
+
 admin_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 agents_app = typer.Typer(help="Agents.", no_args_is_help=True)
