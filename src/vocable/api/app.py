@@ -24,6 +24,7 @@ from vocable.api.routes import audit as audit_routes
 from vocable.api.routes import livekit_events as livekit_event_routes
 from vocable.api.routes import mcp as mcp_routes
 from vocable.api.routes import webhooks as webhook_routes
+from vocable.api.security_headers import SecurityHeadersMiddleware, security_headers
 from vocable.platform import Platform
 
 
@@ -32,11 +33,14 @@ def create_app(platform: Platform) -> FastAPI:
         title="Vocable API",
         version=__version__,
         description="Self-hostable real-time voice agents.",
+        docs_url=None,  # served with the dashboard's copy of Swagger UI (routes.meta)
+        redoc_url=None,  # ReDoc would load from a CDN: /docs is the reference
     )
     app.state.platform = platform
     app.state.admission = Admission.from_settings(platform.settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(platform.settings))
+    app.add_middleware(SecurityHeadersMiddleware, headers=security_headers(platform.settings))
     install_openapi(app)
     # What every operation of a router can answer besides success (the OpenAPI document
     # shows it; routes add their own, and 404 comes with a path parameter): a credential

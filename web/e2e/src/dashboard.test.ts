@@ -18,7 +18,7 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
   const e = env();
   const browser = await launch(e);
   try {
-    const { page } = await newCallPage(browser);
+    const { page, cspViolations } = await newCallPage(browser);
     await page.goto(`${e.vocableUrl}/agents`);
     // not signed in: the login page
     await page.getByLabel("Email").waitFor();
@@ -30,6 +30,8 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     await page.getByLabel("Password").fill(e.adminPassword);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("link", { name: "Developer settings", exact: true }).waitFor();
+    // the owner is told about the wrong password tried before
+    await page.getByText("A wrong password was entered for your account once").waitFor();
 
     // developer settings: a key shown once
     await page.getByRole("link", { name: "Developer settings", exact: true }).click();
@@ -84,6 +86,43 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("Email").waitFor();
+    // the whole flow, a call included, needed nothing the security policy refuses
+    assert.deepEqual(cspViolations, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("the dashboard cannot be framed, and the API reference works with no other server", async () => {
+  const e = env();
+  const browser = await launch(e);
+  try {
+    const { context, page, cspViolations } = await newCallPage(browser);
+    // another page embeds the dashboard in a frame (clickjacking): the browser refuses
+    await page.setContent(`<h1>Another site</h1><iframe src="${e.vocableUrl}/agents"></iframe>`);
+    await page.waitForTimeout(2000);
+    const framed = page.frames().filter((f) => f !== page.mainFrame());
+    assert.equal(framed.length, 1);
+    const inFrame = await framed[0]!.locator("body").innerText().catch(() => "");
+    assert.ok(!inFrame.includes("Sign in"), "the dashboard rendered inside another site's frame");
+    assert.ok(cspViolations.some((v) => v.includes("frame-ancestors")), "refused by frame-ancestors");
+    cspViolations.length = 0;
+
+    // /docs with every other host unreachable: no CDN needed
+    const elsewhere: string[] = [];
+    await context.route(
+      (url) => !url.href.startsWith(e.vocableUrl),
+      async (route) => {
+        elsewhere.push(route.request().url());
+        await route.abort();
+      },
+    );
+    await page.goto(`${e.vocableUrl}/docs`);
+    await page.getByRole("heading", { name: /Vocable API/ }).waitFor({ timeout: 20_000 });
+    await page.getByText("/api/agents/agent-session/").first().waitFor({ timeout: 10_000 });
+    await screenshot(page, e, "api-reference");
+    assert.deepEqual(elsewhere, []);
+    assert.deepEqual(cspViolations, []);
   } finally {
     await browser.close();
   }

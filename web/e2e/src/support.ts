@@ -54,7 +54,9 @@ export async function launch(e: E2eEnv): Promise<Browser> {
 }
 
 /** A page that records every microphone track it is given, to check they are released. */
-export async function newCallPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+export async function newCallPage(
+  browser: Browser,
+): Promise<{ context: BrowserContext; page: Page; cspViolations: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   await context.addInitScript(() => {
     const tracks: MediaStreamTrack[] = [];
@@ -67,10 +69,14 @@ export async function newCallPage(browser: Browser): Promise<{ context: BrowserC
     };
   });
   const page = await context.newPage();
+  // what the Content-Security-Policy refused: a page that works must need nothing refused
+  const cspViolations: string[] = [];
   page.on("console", (msg) => {
-    if (msg.type() === "error") console.log(`[page error] ${msg.text()}`);
+    if (msg.type() !== "error") return;
+    console.log(`[page error] ${msg.text()}`);
+    if (msg.text().includes("Content Security Policy")) cspViolations.push(msg.text());
   });
-  return { context, page };
+  return { context, page, cspViolations };
 }
 
 export async function screenshot(page: Page, e: E2eEnv, name: string): Promise<void> {

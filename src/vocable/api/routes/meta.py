@@ -18,7 +18,7 @@ router = APIRouter(tags=["meta"])
 
 _NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Vocable</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto">
+<body>
 <h1>Vocable</h1>
 <p>The API is running, but the dashboard is not built. Run <code>make up</code> (or
 <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code>), or use the CLI and the
@@ -27,6 +27,24 @@ _NOT_BUILT = """<!doctype html>
 
 # Paths that belong to the API, never to the single-page app's fallback
 _API_PREFIXES = ("api/", "internal/", "docs", "redoc", "openapi.json", "healthz", "assets/")
+
+_API_REFERENCE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Vocable API reference</title>
+<link rel="stylesheet" href="/docs-assets/swagger-ui.css">
+</head><body><div id="swagger-ui"></div>
+<script src="/docs-assets/swagger-ui-bundle.js"></script>
+<script src="/docs-assets/init.js"></script>
+</body></html>"""
+
+_REFERENCE_NOT_BUILT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Vocable API reference</title></head>
+<body>
+<h1>Vocable API reference</h1>
+<p>The browsable reference is built with the dashboard (<code>make up</code>). The OpenAPI
+document itself is at <a href="/openapi.json">/openapi.json</a>.</p>
+</body></html>"""
 
 
 @router.get("/healthz", responses=error_responses(503))
@@ -55,6 +73,16 @@ def mount_dashboard(app: FastAPI, dist: Path) -> None:
     index = dist / "index.html"
     if (dist / "assets").is_dir():
         app.mount("/assets", StaticFiles(directory=dist / "assets"), name="dashboard-assets")
+    reference = dist / "docs-assets"
+    if reference.is_dir():
+        app.mount("/docs-assets", StaticFiles(directory=reference), name="api-reference-assets")
+
+    def api_reference() -> HTMLResponse:
+        """Swagger UI served from this server: it works offline, and loads nothing else."""
+        built = (reference / "swagger-ui-bundle.js").is_file()
+        return HTMLResponse(_API_REFERENCE if built else _REFERENCE_NOT_BUILT)
+
+    app.add_api_route("/docs", api_reference, methods=["GET"], include_in_schema=False)
 
     def page(path: str = "") -> Response:
         if path.startswith(_API_PREFIXES):
