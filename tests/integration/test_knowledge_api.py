@@ -289,12 +289,30 @@ def test_hostile_unsupported_and_oversized_uploads_are_refused(
     assert png.json()["success"] is False and png.json()["errors"][0]["field"] == "file"
     big = upload(client, owner, "big.txt", b"a " * (MAX_FILE // 2 + 10))
     assert big.status_code == 413 and big.json()["code"] == "too_large"
+    assert big.json()["errors"] == [{"field": "file", "message": big.json()["message"]}]
     missing = client.post(
         f"/api/agents/{owner.agent_id}/knowledge",
         files={"other": ("x.txt", b"hello", "text/plain")},
         headers=_key(owner),
     )
     assert missing.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("../../etc/passwd.md", "passwd.md"),
+        ("C:\\Users\\ana\\notes.md", "notes.md"),
+        ("n" * 400 + ".md", "n" * 255),
+        ("/", "document"),
+    ],
+)
+def test_uploaded_file_names_are_stored_as_names_never_paths(
+    client: httpx.Client, owner: Tenant, sent: str, stored: str
+) -> None:
+    response = upload(client, owner, sent, b"# Opening hours\n\nWe open at nine.\n")
+    assert response.status_code == 202, response.text
+    assert response.json()["name"] == stored
 
 
 def test_organisation_quota_is_enforced(client: httpx.Client, kb_api: ApiServer) -> None:

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from vocable.contracts.agents import AgentCreate
+from vocable.contracts.fields import file_name
 from vocable.contracts.languages import normalise_language
 from vocable.contracts.sessions import SessionRequest
 
@@ -58,3 +59,18 @@ def test_stt_language_support(engine: str, language: str, ok: bool) -> None:
     from vocable.contracts.catalog import stt_supports
 
     assert stt_supports(engine, language) is ok
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\ana\\clip.wav", "clip.wav"),
+        ("line\nbreak\x00\x7f.md", "line break .md"),
+        ("   ", "fallback"),
+        (None, "fallback"),
+        ("x" * 300, "x" * 120),
+    ],
+)
+def test_file_names_are_names_never_paths(raw: str | None, shown: str) -> None:
+    assert file_name(raw, "fallback") == shown

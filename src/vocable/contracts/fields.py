@@ -110,3 +110,15 @@ VoiceModelChoice = Annotated[
 """A ``VoiceModel``, or ``null``/``"default"``: the agent's, else the deployment's default."""
 MaxCallSeconds = Annotated[int, Field(ge=30, le=7200)]
 VoiceId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def file_name(raw: str | None, fallback: str, limit: int = 120) -> str:
+    """A name to show for an uploaded file: its last path segment (either separator),
+    control characters replaced, at most ``limit`` characters; ``fallback`` if empty.
+    Never a path: stored names cannot point anywhere."""
+    tail = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNPRINTABLE.sub(" ", tail).strip()
+    return name[:limit].strip() or fallback

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from vocable import audit
 from vocable.contracts.errors import InvalidError, NotFoundError
+from vocable.contracts.fields import file_name
 from vocable.db.models import Agent, Voice
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy
@@ -32,8 +32,6 @@ _files_lock = threading.Lock()
 
 session_url_cache = UrlVoiceCache()
 """Process-wide: which voice a session's URL gave recently (validated on every use)."""
-
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +59,7 @@ def refusal_error(refused: VoiceRefused, field: str) -> InvalidError:
 
 def display_name(raw: str | None, fallback: str) -> str:
     """A short printable name from a file name or URL path segment."""
-    name = _UNPRINTABLE.sub(" ", (raw or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
-    return name[:120] or fallback
+    return file_name(raw, fallback, limit=120)
 
 
 def name_from_url(url: str) -> str:

@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from vocable.agents import service as agent_service
 from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep, WorkerDep
 from vocable.api.uploads import read_upload
+from vocable.contracts.fields import file_name
 from vocable.db.models import Agent, KnowledgeDocument
 from vocable.knowledge import documents
 from vocable.knowledge.runtime import KnowledgeRuntime, start_knowledge
@@ -93,7 +94,7 @@ async def upload_document(
         max_bytes=settings.knowledge_max_file_bytes,
         too_large=lambda: documents.document_too_large(settings.knowledge_max_file_bytes),
     )
-    data, name = upload.data, upload.filename or "document"
+    data, name = upload.data, file_name(upload.filename, "document", documents.MAX_NAME_CHARS)
 
     def _store() -> KnowledgeDocument:
         with platform.sessions() as db:
