@@ -42,3 +42,30 @@ def test_agents_create_takes_a_voice_model_and_refuses_an_unknown_one(
     assert run("agents", "create", "--name", "Bo")["voice_model"] is None
     bad = CliRunner().invoke(app, ["agents", "create", "--name", "Cy", "--voice-model", "xtts"])
     assert bad.exit_code == 2 and "voice" in bad.output
+
+
+def test_with_two_organisations_the_cli_names_them_and_lists_keys_and_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOCABLE_DATA_DIR", str(tmp_path))
+    first = run("admin", "create", "--email", "ops@example.com", "--org-name", "Bakery")
+    second = run("admin", "create", "--email", "ops@other.example", "--org-name", "Clinic")
+    refused = CliRunner().invoke(app, ["keys", "create", "--name", "backend"])
+    assert refused.exit_code == 2 and "vocable orgs list" in refused.output
+    orgs = json.loads(CliRunner().invoke(app, ["orgs", "list", "--json"]).output)
+    assert [(o["id"], o["name"], o["users"]) for o in orgs] == [
+        (first["org_id"], "Bakery", 1),
+        (second["org_id"], "Clinic", 1),
+    ]
+    key = run("keys", "create", "--name", "backend", "--org", str(second["org_id"]))
+    run("agents", "create", "--name", "Nurse", "--org", str(second["org_id"]))
+    listed = CliRunner().invoke(app, ["keys", "list", "--org", str(second["org_id"])])
+    assert listed.exit_code == 0
+    assert "backend" in listed.output and str(key["prefix"]) in listed.output
+    assert str(key["key"]) not in listed.output  # never the secret
+    agents = CliRunner().invoke(app, ["agents", "list", "--org", str(first["org_id"])])
+    assert agents.exit_code == 0 and "Nurse" not in agents.output
+    agents = json.loads(
+        CliRunner().invoke(app, ["agents", "list", "--org", str(second["org_id"]), "--json"]).output
+    )
+    assert [a["name"] for a in agents] == ["Nurse"]

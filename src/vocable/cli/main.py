@@ -9,18 +9,18 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vocable.accounts import service as accounts
 from vocable.accounts import sign_in
-from vocable.agents.service import create_agent
+from vocable.agents.service import create_agent, list_agents
 from vocable.audit import SYSTEM
 from vocable.contracts.agents import AgentCreate
 from vocable.contracts.errors import DomainError
 from vocable.data_dir import PRIVATE_UMASK
 from vocable.db.migrate import upgrade_to_head
-from vocable.db.models import Organization, User
+from vocable.db.models import Agent, ApiKey, Organization, User
 from vocable.platform import Platform, build_platform
 from vocable.settings import Settings
 
@@ -36,10 +36,12 @@ def _private_files() -> None:
 admin_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 agents_app = typer.Typer(help="Agents.", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 livekit_app = typer.Typer(help="The LiveKit media server.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(keys_app, name="keys")
 app.add_typer(agents_app, name="agents")
+app.add_typer(orgs_app, name="orgs")
 app.add_typer(livekit_app, name="livekit")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -69,9 +71,41 @@ def _resolve_org(db: Session, org: str | None) -> str:
             _fail(f"no organisation {org!r}")
         return org
     orgs = list(db.scalars(select(Organization.id)))
-    if len(orgs) != 1:
-        _fail("pass --org: there are " + ("no organisations" if not orgs else "several"))
+    if not orgs:
+        _fail("there is no organisation yet: create one with `vocable admin create`")
+    if len(orgs) > 1:
+        _fail("there are several organisations: pass --org ID (`vocable orgs list` shows them)")
     return orgs[0]
+
+
+def _table(as_json: bool, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Rows as JSON lines (``--json``) or as aligned columns."""
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+        return
+    cells = [[str(row[c]) if row[c] is not None else "-" for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    for line in [[c.upper() for c in columns], *cells]:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+@orgs_app.command("list")
+def orgs_list(as_json: JsonOpt = False) -> None:
+    """Every organisation, with its number of users, API keys and agents."""
+    platform = _platform()
+    with platform.sessions() as db:
+        rows = [
+            {
+                "id": org.id,
+                "name": org.name,
+                "users": db.scalar(select(func.count()).where(User.org_id == org.id)),
+                "keys": db.scalar(select(func.count()).where(ApiKey.org_id == org.id)),
+                "agents": db.scalar(select(func.count()).where(Agent.org_id == org.id)),
+                "created_at": org.created_at.isoformat(timespec="seconds"),
+            }
+            for org in db.scalars(select(Organization).order_by(Organization.created_at))
+        ]
+    _table(as_json, rows, ["id", "name", "users", "keys", "agents", "created_at"])
 
 
 @app.command()
@@ -139,6 +173,27 @@ def keys_create(
             "org_id": created.row.org_id,
         }
     _emit(as_json, payload, f"{created.secret}\n(shown once; store it in your backend's secrets)")
+
+
+@keys_app.command("list")
+def keys_list(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
+    """The organisation's API keys (never their secrets), newest first."""
+    platform = _platform()
+    with platform.sessions() as db:
+        query = select(ApiKey).where(ApiKey.org_id == _resolve_org(db, org))
+        rows = [
+            {
+                "id": key.id,
+                "name": key.name,
+                "prefix": key.prefix,
+                "state": accounts.key_state(key),
+                "last_used_at": key.last_used_at.isoformat(timespec="seconds")
+                if key.last_used_at
+                else None,
+            }
+            for key in db.scalars(query.order_by(ApiKey.created_at.desc()))
+        ]
+    _table(as_json, rows, ["id", "name", "prefix", "state", "last_used_at"])
 
 
 @keys_app.command("revoke")
@@ -232,6 +287,18 @@ def agents_create(
             "org_id": agent.org_id,
         }
     _emit(as_json, payload, agent.id)
+
+
+@agents_app.command("list")
+def agents_list(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
+    """The organisation's agents and their Agent IDs, newest first."""
+    platform = _platform()
+    with platform.sessions() as db:
+        rows = [
+            {"id": a.id, "name": a.name, "language": a.language, "voice_model": a.voice_model}
+            for a in list_agents(db, org_id=_resolve_org(db, org))
+        ]
+    _table(as_json, rows, ["id", "name", "language", "voice_model"])
 
 
 @livekit_app.command("install")
