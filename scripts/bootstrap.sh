@@ -13,6 +13,32 @@ python="${VOCABLE_PYTHON:-python3}"
 
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
+# Long steps run with their output in a log and a progress line every 15 s (elapsed time
+# and what the step is doing), so a first install never looks like a hang; the log's
+# tail is printed if the step fails.
+progress() {
+  # $1: a label; $2: the log file; the rest: the command
+  local label="$1" log="$2" started=$SECONDS pid rc last
+  shift 2
+  say "$label..."
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 15); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null || break
+    last="$(grep -aE '^(Collecting|Downloading|Building|Installing|Successfully|go: |added|> |\[)' "$log" 2>/dev/null \
+      | tail -n 1 | cut -c1-90)"
+    say "  $label: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s${last:+ — $last}"
+  done
+  if wait "$pid"; then rc=0; else rc=$?; fi
+  if [ "$rc" -ne 0 ]; then
+    say "$label failed (exit $rc); the end of $log:"
+    tail -n 30 "$log" >&2
+    return "$rc"
+  fi
+  say "  $label: done in $(( SECONDS - started )) s"
+}
+
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
   elif command -v sudo >/dev/null; then sudo "$@"
@@ -25,9 +51,8 @@ apt_install() {
   if ! command -v apt-get >/dev/null; then
     say "please install these packages with your package manager: $*"; return 1
   fi
-  say "installing Debian packages: $*"
-  as_root apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >&2
+  progress "Debian packages ($*)" "$cache/apt.log" sh -c \
+    "$(declare -f as_root); as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends $*"
 }
 
 # --- Python ---------------------------------------------------------------------------
@@ -40,14 +65,16 @@ lock_hash="$(cat "$repo/requirements.lock" | sha256sum | cut -c1-12)"
 venv="$cache/venv-py$pyver-$lock_hash"
 mkdir -p "$cache"
 if [ ! -f "$venv/.complete" ]; then
-  say "creating virtualenv $venv (first run only)"
+  say "first run: installing $(grep -c '==' "$repo/requirements.lock") pinned Python packages into $venv"
+  say "(about 2 GB, with a 4-minute llama.cpp build: 10-20 minutes on 2 cores, once; later runs reuse it)"
   rm -rf "$venv"
   "$python" -m venv "$venv"
   # every transitive dependency is pinned in the lock: no resolver surprises.
   # llama-cpp-python has no wheel on the index: a portable CPU build (about 4 minutes on
   # 2 cores; pip caches the wheel, so later venvs reuse it)
   CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
-    "$venv/bin/python" -m pip install -q --no-deps -r "$repo/requirements.lock" >&2
+    progress "Python packages" "$cache/pip-install.log" \
+    "$venv/bin/python" -m pip install --progress-bar off --no-deps -r "$repo/requirements.lock"
   "$venv/bin/python" -m pip check >&2
   touch "$venv/.complete"
 fi
@@ -72,7 +99,11 @@ if [ ! -x "$local_venv/bin/python" ] || ! grep -qF "$site_dir" "$local_venv/.voc
 fi
 
 # --- LiveKit server (Go, from the module proxy; cached) -------------------------------
-VOCABLE_CACHE_DIR="$cache" "$local_venv/bin/vocable" livekit install >/dev/null
+if ! VOCABLE_CACHE_DIR="$cache" "$local_venv/bin/python" -c \
+  'import sys; from vocable.livekit.server import find_binary; from vocable.settings import Settings; sys.exit(find_binary(Settings()) is None)' 2>/dev/null; then
+  VOCABLE_CACHE_DIR="$cache" progress "LiveKit server (built from the Go module proxy, about 2 minutes, once)" \
+    "$cache/livekit-install.log" "$local_venv/bin/vocable" livekit install
+fi
 
 # --- system packages --------------------------------------------------------------------
 # espeak-ng speaks the languages Piper cannot (run as a separate program); Node builds the
@@ -132,8 +163,8 @@ web_hash="$(cd "$repo" && find package.json package-lock.json web examples/custo
   \( -name node_modules -o -name dist -o -name .build-stamp \) -prune -o -type f -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 if [ "$(cat "$repo/web/.build-stamp" 2>/dev/null)" != "$web_hash" ] || [ ! -d "$repo/node_modules" ]; then
-  say "building the web packages and the dashboard (npm ci && npm run build)"
-  (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error >&2 && npm run build >&2)
+  (cd "$repo" && progress "web packages and dashboard (npm ci, then build)" "$cache/web-build.log" \
+    sh -c 'npm ci --no-audit --no-fund --loglevel=error && npm run build')
   echo "$web_hash" > "$repo/web/.build-stamp"
 fi
 
