@@ -139,6 +139,16 @@ class Settings(BaseSettings):
     body arrives, chunked or not, before authentication). 256 KiB holds the largest valid
     JSON (a 20,000-character prompt of any script, a greeting, 16 KiB of metadata)."""
 
+    # --- e-mail (password reset links); off unless smtp_host and smtp_from are set -------
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    """``starttls`` (port 587), ``ssl`` (port 465), or ``none`` (a relay on this host)."""
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    """The sender, e.g. ``Vocable <no-reply@example.com>``."""
+
     # --- dashboard sign-in ------------------------------------------------------------
     sign_in_free_failures: int = Field(default=5, ge=1, le=100)
     """Wrong passwords in a row an account takes before each further one blocks it for

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -53,12 +54,29 @@ def normalise_email(email: str) -> str:
     return email
 
 
+FIRST_ADMIN_FILE = "first-admin.txt"
+"""The first owner's generated password, written by ``vocable up`` on the first run."""
+
+
+def forget_first_admin_password(data_dir: Path, email: str) -> bool:
+    """Delete the first-run password file once its owner's password changed (it would be
+    a stale secret lying in the data directory). Returns whether it was deleted."""
+    path = data_dir / FIRST_ADMIN_FILE
+    try:
+        if f"email: {email}\n" not in path.read_text():
+            return False
+    except OSError:
+        return False
+    path.unlink(missing_ok=True)
+    return True
+
+
 def count_users(db: Session) -> int:
     return db.scalar(select(func.count()).select_from(User)) or 0
 
 
 def create_admin(db: Session, *, email: str, password: str, org_name: str) -> User:
-    """Create an organisation and its first admin user."""
+    """Create an organisation and its owner (the first user; teammates join by invitation)."""
     email = normalise_email(email)
     problem = password_problem(password, related=(email, org_name))
     if problem is not None:
@@ -71,7 +89,7 @@ def create_admin(db: Session, *, email: str, password: str, org_name: str) -> Us
         org_id=org.id,
         email=email,
         password_hash=hash_password(password),
-        role="admin",
+        role="owner",
     )
     db.add_all([org, user])
     db.commit()

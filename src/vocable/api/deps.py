@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from vocable.accounts.members import require_role
 from vocable.accounts.service import IpAddress, address_allowed, key_is_usable, origin_allowed
 from vocable.api.admission import Admission
 from vocable.api.errors import ApiError
@@ -177,6 +178,10 @@ def check_key_allowlists(db: Session, key: ApiKey, request: Request, platform: P
             )
 
 
+_OWN_ACCOUNT = "/api/auth/"
+"""Routes of a signed-in user's own account (sign out, password): open to every role."""
+
+
 def _user_from_cookie(request: Request, db: Session) -> User | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -188,7 +193,15 @@ def _user_from_cookie(request: Request, db: Session) -> User | None:
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or not constant_time_equal(sent, login.csrf_token):
             raise ApiError(403, "csrf_failed", "Missing or invalid CSRF token")
-    return db.get(User, login.user_id)
+    user = db.get(User, login.user_id)
+    if (
+        user is not None
+        and request.method not in _SAFE_METHODS
+        and not request.url.path.startswith(_OWN_ACCOUNT)
+    ):
+        # a viewer reads everything and changes nothing but their own account
+        require_role(user, "developer")
+    return user
 
 
 def get_api_key(

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vocable.contracts.errors import (
     ConflictError,
     DomainError,
+    ForbiddenError,
     InvalidError,
     LimitError,
     NotFoundError,
@@ -55,6 +56,7 @@ class ApiError(Exception):
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (UnsupportedError, 415),
     (InvalidError, 422),
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
     (TooLargeError, 413),

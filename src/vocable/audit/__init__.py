@@ -43,6 +43,13 @@ ACTIONS = frozenset(
         "webhook.secret_rotated",
         "user.locked",
         "user.unlocked",
+        "user.password_changed",
+        "user.password_reset",
+        "member.invited",
+        "member.invite_revoked",
+        "member.joined",
+        "member.role_changed",
+        "member.removed",
     }
 )
 

@@ -12,8 +12,8 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vocable.accounts import members, sign_in
 from vocable.accounts import service as accounts
-from vocable.accounts import sign_in
 from vocable.agents.service import create_agent, list_agents
 from vocable.audit import SYSTEM
 from vocable.contracts.agents import AgentCreate
@@ -126,7 +126,8 @@ def admin_create(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an organisation and its admin. Without --password-stdin a password is generated."""
+    """Create a new organisation and its owner (teammates join with `vocable admin invite`).
+    Without --password-stdin a password is generated."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     platform = _platform()
     with platform.sessions() as db:
@@ -151,6 +152,72 @@ def admin_unlock(email: str) -> None:
             return
         was_locked = sign_in.unlock(db, user, actor=SYSTEM)
     typer.echo("unlocked" if was_locked else "not locked; failed sign-ins cleared")
+
+
+@admin_app.command("invite")
+def admin_invite(
+    email: str,
+    role: Annotated[str, typer.Option(help="owner, admin, developer or viewer.")] = "developer",
+    org: OrgOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Invite someone to an organisation: prints a link that works once, for 7 days."""
+    if role not in members.ROLES:
+        _fail(f"--role must be one of {', '.join(members.ROLES)}")
+    platform = _platform()
+    with platform.sessions() as db:
+        try:
+            made = members.invite(
+                db,
+                org_id=_resolve_org(db, org),
+                email=email,
+                role=role,  # type: ignore[arg-type]  # checked against ROLES above
+                by=None,
+                actor=SYSTEM,
+            )
+        except DomainError as exc:
+            _fail(str(exc))
+            return
+        url = f"{platform.settings.resolved_api_url}/accept-invite#{made.token}"
+        payload = {"id": made.invite.id, "email": made.invite.email, "role": role, "url": url}
+    _emit(as_json, payload, f"{url}\n(send it to {made.invite.email}; it works once, for 7 days)")
+
+
+@admin_app.command("reset-password")
+def admin_reset_password(
+    email: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
+) -> None:
+    """Set a user's password (generated unless --password-stdin): their sign-ins end and a
+    lockout is lifted."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    platform = _platform()
+    with platform.sessions() as db:
+        user = db.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            _fail("no user with this email")
+            return
+        try:
+            members.set_password(db, user, password, actor=SYSTEM)
+        except DomainError as exc:
+            _fail(str(exc))
+            return
+        accounts.forget_first_admin_password(platform.settings.data_dir, user.email)
+    typer.echo("password changed" if password_stdin else f"new password: {password}")
+
+
+@admin_app.command("list")
+def admin_list(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
+    """The organisation's members and their roles."""
+    platform = _platform()
+    with platform.sessions() as db:
+        rows = [
+            {"id": u.id, "email": u.email, "role": u.role, "last_login_at": u.last_login_at}
+            for u in members.list_members(db, _resolve_org(db, org))
+        ]
+    _table(as_json, rows, ["id", "email", "role", "last_login_at"])
 
 
 @keys_app.command("create")

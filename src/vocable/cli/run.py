@@ -60,7 +60,7 @@ def _ensure_first_admin(settings: Settings) -> str | None:
         accounts.create_admin(
             db, email=FIRST_ADMIN_EMAIL, password=password, org_name="My organisation"
         )
-    path = settings.data_dir / "first-admin.txt"
+    path = settings.data_dir / accounts.FIRST_ADMIN_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(f"email: {FIRST_ADMIN_EMAIL}\npassword: {password}\n")

@@ -35,6 +35,10 @@ class UnsupportedError(InvalidError):
     """The request's content is of a kind the product does not take (a file type)."""
 
 
+class ForbiddenError(DomainError):
+    """The caller is known but their role does not allow this."""
+
+
 class NotFoundError(DomainError):
     """What the request names does not exist, or belongs to another organisation."""
 

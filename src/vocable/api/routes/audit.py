@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from vocable import audit
+from vocable.accounts.members import require_role
 from vocable.api.deps import CurrentUser, DbDep
 from vocable.api.errors import ApiError
 
@@ -33,7 +34,7 @@ class AuditEventPublic(BaseModel):
     """Names only, e.g. ``{"fields": ["system_prompt"]}``; never the values."""
 
 
-@router.get("", responses={422: {}})
+@router.get("", responses={403: {"description": "Your role is below admin"}, 422: {}})
 def list_audit_events(
     db: DbDep,
     user: CurrentUser,
@@ -41,7 +42,8 @@ def list_audit_events(
     action: str | None = Query(default=None, max_length=64),
 ) -> list[AuditEventPublic]:
     """Changes to the organisation's keys, agents, sessions, voices, knowledge documents,
-    MCP servers and webhook endpoints, newest first."""
+    MCP servers, webhook endpoints and members, newest first (admins and owners)."""
+    require_role(user, "admin")
     if action is not None and action not in audit.ACTIONS:
         raise ApiError(
             422,
