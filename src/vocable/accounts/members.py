@@ -47,7 +47,7 @@ def at_least(role: str, minimum: Role) -> bool:
 def require_role(user: User, minimum: Role) -> None:
     if not at_least(user.role, minimum):
         raise ForbiddenError(
-            "role_forbidden", f"Your role ({user.role}) cannot do this; ask an {minimum}"
+            "role_forbidden", f"Your role ({user.role}) cannot do this: it needs {minimum} or above"
         )
 
 

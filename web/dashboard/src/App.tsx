@@ -6,7 +6,10 @@ import { AgentPage } from "./pages/AgentPage";
 import { AgentsPage } from "./pages/AgentsPage";
 import { CallPage } from "./pages/CallPage";
 import { CallsPage } from "./pages/CallsPage";
+import { AcceptInvitePage, ResetPasswordPage } from "./pages/LinkPages";
 import { LoginPage } from "./pages/LoginPage";
+import { AccountPage } from "./pages/AccountPage";
+import { MembersPage } from "./pages/MembersPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import { matchPath, navigate, useLocation } from "./router";
@@ -19,6 +22,7 @@ type Auth =
   | { state: "unreachable"; error: unknown };
 
 const HOME = "/agents";
+const LINK_PAGES = ["/accept-invite", "/reset-password"];
 
 /** Where to go after signing in: only a path on this site, never another origin. */
 function safeNext(next: string | null): string {
@@ -33,6 +37,8 @@ function SignedInRoutes({ pathname }: { pathname: string }) {
   if (pathname === "/calls") return <CallsPage />;
   if ((params = matchPath("/calls/:id", pathname))) return <CallPage key={params["id"]} sessionId={params["id"] ?? ""} />;
   if (pathname === "/settings") return <SettingsPage />;
+  if (pathname === "/members") return <MembersPage />;
+  if (pathname === "/account") return <AccountPage />;
   return <NotFoundPage />;
 }
 
@@ -57,15 +63,18 @@ export function App() {
   }, []);
 
   // Redirects: signed out → /login?next=…, signed in on /login or / → where they were going.
+  // The pages of invitation and reset links are for people who are not signed in.
   const onLogin = location.pathname === "/login";
+  const onLinkPage = LINK_PAGES.includes(location.pathname);
   useEffect(() => {
+    if (onLinkPage) return;
     if (auth.state === "out" && !onLogin) {
       const next = location.href === "/" ? "" : `?next=${encodeURIComponent(location.href)}`;
       navigate(`/login${next}`, { replace: true });
     } else if (auth.state === "in" && (onLogin || location.pathname === "/")) {
       navigate(onLogin ? safeNext(location.search.get("next")) : HOME, { replace: true });
     }
-  }, [auth.state, onLogin, location.href, location.pathname, location.search]);
+  }, [auth.state, onLogin, onLinkPage, location.href, location.pathname, location.search]);
 
   const session = useMemo<SessionContextValue | null>(() => {
     if (auth.state !== "in") return null;
@@ -84,6 +93,17 @@ export function App() {
     };
   }, [auth]);
 
+  if (location.pathname === "/accept-invite") {
+    return (
+      <AcceptInvitePage
+        onSignedIn={(user) => {
+          setAuth({ state: "in", user });
+          navigate(HOME, { replace: true });
+        }}
+      />
+    );
+  }
+  if (location.pathname === "/reset-password") return <ResetPasswordPage />;
   if (auth.state === "checking") return <Loading label="Loading Vocable…" />;
   if (auth.state === "unreachable") {
     return (

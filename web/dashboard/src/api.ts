@@ -500,3 +500,87 @@ export function deleteMcpServer(agentId: string, serverId: string): Promise<void
 export function testMcpServer(agentId: string, serverId: string): Promise<McpTestResult> {
   return request("POST", `${mcpBase(agentId)}/${seg(serverId)}/test`);
 }
+
+// --- members and passwords ------------------------------------------------------------------
+
+export type Role = "owner" | "admin" | "developer" | "viewer";
+export const ROLES: readonly Role[] = ["owner", "admin", "developer", "viewer"];
+
+/** Whether `role` has every right of `minimum` (owner > admin > developer > viewer). */
+export function atLeast(role: string, minimum: Role): boolean {
+  const rank = (r: string) => ROLES.length - ROLES.indexOf(r as Role);
+  return ROLES.includes(role as Role) && rank(role) >= rank(minimum);
+}
+
+export interface Member {
+  id: string;
+  email: string;
+  role: Role;
+  created_at: string;
+  last_login_at: string | null;
+  /** Set while the account is locked after failed sign-ins. */
+  locked_until: string | null;
+}
+
+export interface Invite {
+  id: string;
+  email: string;
+  role: Role;
+  created_at: string;
+  expires_at: string;
+}
+
+/** The create response: the only time the invitation link is returned. */
+export interface InviteCreated extends Invite {
+  url: string;
+}
+
+export function listMembers(): Promise<{ members: Member[]; invites: Invite[] }> {
+  return request("GET", "/api/members");
+}
+
+export function createInvite(email: string, role: Role): Promise<InviteCreated> {
+  return request("POST", "/api/members/invites", { json: { email, role } });
+}
+
+export function revokeInvite(id: string): Promise<void> {
+  return request("DELETE", `/api/members/invites/${seg(id)}`);
+}
+
+export function changeRole(id: string, role: Role): Promise<Member> {
+  return request("PATCH", `/api/members/${seg(id)}`, { json: { role } });
+}
+
+export function removeMember(id: string): Promise<void> {
+  return request("DELETE", `/api/members/${seg(id)}`);
+}
+
+export function unlockMember(id: string): Promise<Member> {
+  return request("POST", `/api/members/${seg(id)}/unlock`);
+}
+
+export function lookupInvite(token: string): Promise<{ email: string; role: Role; org_name: string }> {
+  return request("POST", "/api/invites/lookup", { json: { token }, quiet401: true });
+}
+
+export function acceptInvite(token: string, password: string): Promise<User> {
+  return request("POST", "/api/invites/accept", { json: { token, password }, quiet401: true });
+}
+
+export function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  return request("POST", "/api/auth/password", {
+    json: { current_password: currentPassword, new_password: newPassword },
+  });
+}
+
+export function authOptions(): Promise<{ password_reset_by_email: boolean }> {
+  return request("GET", "/api/auth/options", { quiet401: true });
+}
+
+export function requestPasswordReset(email: string): Promise<{ message: string }> {
+  return request("POST", "/api/auth/password-reset", { json: { email }, quiet401: true });
+}
+
+export function confirmPasswordReset(token: string, password: string): Promise<void> {
+  return request("POST", "/api/auth/password-reset/confirm", { json: { token, password }, quiet401: true });
+}

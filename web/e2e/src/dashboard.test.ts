@@ -127,3 +127,60 @@ test("the dashboard cannot be framed, and the API reference works with no other 
     await browser.close();
   }
 });
+
+test("an owner invites a teammate, who joins from the link and changes their password", async () => {
+  const e = env();
+  const browser = await launch(e);
+  try {
+    const { page, cspViolations } = await newCallPage(browser);
+    await page.goto(`${e.vocableUrl}/login`);
+    // no mail server here: the page says who can reset a password
+    await page.getByRole("button", { name: "Forgot your password?" }).click();
+    await page.getByText("vocable admin reset-password").waitFor();
+    await screenshot(page, e, "dashboard-login-forgot-password");
+    await page.getByLabel("Email").fill(e.adminEmail);
+    await page.getByLabel("Password").fill(e.adminPassword);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("link", { name: "Members", exact: true }).click();
+    await page.getByLabel("Email", { exact: true }).fill("dev-teammate@example.com");
+    await page.getByLabel("Role", { exact: true }).selectOption("developer");
+    await page.getByRole("button", { name: "Create invitation link" }).click();
+    const link = (await page.getByTestId("invite-link").innerText()).trim();
+    assert.match(link, /\/accept-invite#inv_/);
+    await page.getByRole("heading", { name: "Pending invitations" }).waitFor();
+    await screenshot(page, e, "dashboard-members");
+
+    // the teammate, in their own browser
+    const { page: teammate } = await newCallPage(browser);
+    await teammate.goto(link);
+    await teammate.getByRole("heading", { name: /^Join / }).waitFor();
+    await teammate.getByLabel("New password").fill("password1234");
+    await teammate.getByLabel("Repeat the password").fill("password1234");
+    await teammate.getByRole("button", { name: "Join" }).click();
+    await teammate.getByText("too easy to guess").waitFor();  // the policy, next to the field
+    await screenshot(teammate, e, "dashboard-accept-invite-weak-password");
+    await teammate.getByLabel("New password").fill("violet-tractor-lantern-9");
+    await teammate.getByLabel("Repeat the password").fill("violet-tractor-lantern-9");
+    await teammate.getByRole("button", { name: "Join" }).click();
+    await teammate.getByRole("link", { name: "Members", exact: true }).waitFor({ timeout: 15_000 });
+    await teammate.getByText("developer", { exact: false }).first().waitFor();
+    await teammate.getByRole("link", { name: "Members", exact: true }).click();
+    await teammate.getByRole("heading", { name: "Members", level: 2 }).waitFor();
+    assert.equal(await teammate.getByRole("button", { name: "Create invitation link" }).count(), 0);
+
+    await teammate.getByRole("link", { name: "dev-teammate@example.com" }).click();
+    await teammate.getByLabel("Current password").fill("violet-tractor-lantern-9");
+    await teammate.getByLabel("New password", { exact: true }).fill("amber-canal-whistle-42");
+    await teammate.getByLabel("Repeat the new password").fill("amber-canal-whistle-42");
+    await teammate.getByRole("button", { name: "Change password" }).click();
+    await teammate.getByText("Password changed.").waitFor();
+    await screenshot(teammate, e, "dashboard-account");
+
+    // the owner sees the new member with their role
+    await page.reload();
+    await page.getByRole("cell", { name: "dev-teammate@example.com" }).or(page.getByRole("rowheader", { name: /dev-teammate/ })).first().waitFor();
+    assert.deepEqual(cspViolations, []);
+  } finally {
+    await browser.close();
+  }
+});

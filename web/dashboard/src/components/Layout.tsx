@@ -7,6 +7,7 @@ const NAV = [
   { to: "/agents", label: "Agents", match: "/agents" },
   { to: "/calls", label: "Calls", match: "/calls" },
   { to: "/settings?tab=developer", label: "Developer settings", match: "/settings" },
+  { to: "/members", label: "Members", match: "/members" },
 ] as const;
 
 function initials(email: string): string {
@@ -25,8 +26,12 @@ function AccountMenu() {
         {initials(user.email)}
       </span>
       <span className="account__who">
-        <span className="account__email">{user.email}</span>
-        <span className="account__org">{user.org_name}</span>
+        <Link to="/account" className="account__email" title="Your account: password">
+          {user.email}
+        </Link>
+        <span className="account__org">
+          {user.org_name} · {user.role}
+        </span>
       </span>
       <button
         type="button"

@@ -1,5 +1,5 @@
-import { useRef, useState, type FormEvent } from "react";
-import { login, type User } from "../api";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { authOptions, login, requestPasswordReset, type User } from "../api";
 import { BrandMark } from "../components/BrandMark";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Field } from "../components/Field";
@@ -74,10 +74,75 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (user: User, failedAttem
             {busy ? "Signing in…" : "Sign in"}
           </button>
         </form>
+        <ForgotPassword />
         <p className="login__help muted">
-          First run? <code>vocable up</code> prints the admin's email and password; <code>vocable admin create</code> adds more.
+          First run? <code>vocable up</code> prints the owner's email and password. Teammates join with an invitation
+          link from an admin (Members).
         </p>
       </div>
     </main>
+  );
+}
+
+/** "Forgot password?": an e-mailed link when the server can send mail, else who can reset it. */
+function ForgotPassword() {
+  const [open, setOpen] = useState(false);
+  const [byEmail, setByEmail] = useState<boolean | null>(null);
+  const [email, setEmail] = useState("");
+  const [sent, setSent] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const { errors, fail, clear } = useFormErrors(["email"]);
+  useEffect(() => {
+    if (open && byEmail === null) {
+      authOptions().then(
+        (o) => setByEmail(o.password_reset_by_email),
+        () => setByEmail(false),
+      );
+    }
+  }, [open, byEmail]);
+  if (!open) {
+    return (
+      <p className="login__help">
+        <button type="button" className="button button--link" onClick={() => setOpen(true)}>
+          Forgot your password?
+        </button>
+      </p>
+    );
+  }
+  if (byEmail === false) {
+    return (
+      <p className="login__help muted" role="status">
+        Ask an admin of your organisation to reset it, or run <code>vocable admin reset-password EMAIL</code> on the
+        server.
+      </p>
+    );
+  }
+  const send = async (event: FormEvent) => {
+    event.preventDefault();
+    clear();
+    setBusy(true);
+    try {
+      setSent((await requestPasswordReset(email.trim())).message);
+    } catch (error) {
+      fail(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={(e) => void send(e)} noValidate className="stack login__help" aria-label="Reset password">
+      <ErrorBanner message={errors.banner} />
+      <Field label="Your account's email" error={errors.fields["email"]} required>
+        {(p) => <input {...p} type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />}
+      </Field>
+      <button type="submit" className="button button--secondary" disabled={busy || byEmail === null || !email.trim()}>
+        Send a reset link
+      </button>
+      {sent ? (
+        <p className="notice" role="status">
+          {sent}.
+        </p>
+      ) : null}
+    </form>
   );
 }
