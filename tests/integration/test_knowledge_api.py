@@ -315,6 +315,13 @@ def test_uploaded_file_names_are_stored_as_names_never_paths(
     assert response.json()["name"] == stored
 
 
+def test_an_unreadable_upload_names_the_file(client: httpx.Client, owner: Tenant) -> None:
+    """A file name far too long for a multipart part header: the error names ``file``."""
+    response = upload(client, owner, "n" * 20_000 + ".md", b"# Hours\n\nNine to six.\n")
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["file"]
+
+
 def test_organisation_quota_is_enforced(client: httpx.Client, kb_api: ApiServer) -> None:
     tenant = make_tenant(kb_api.platform)
     chunk = b"quota words " * (MAX_FILE // 12 - 100)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from vocable.api.errors import ApiError
 
@@ -35,7 +36,19 @@ async def read_upload(
         raise ApiError(411, "length_required", "Send the upload with a Content-Length header")
     if int(declared) > max_bytes + MULTIPART_OVERHEAD:
         raise too_large()
-    form = await request.form(max_files=1, max_fields=4)
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except HTTPException as e:
+        if e.status_code != 400:
+            raise
+        # the multipart parser refused the body (a part's headers or name too long,
+        # broken framing): the file is what the caller got wrong
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Invalid request: check file",
+            errors=[{"field": "file", "message": f"the upload could not be read ({e.detail})"}],
+        ) from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
