@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -138,14 +140,38 @@ async def test_token_signed_by_someone_else_is_refused_by_the_server(stack: Stac
     await _connect_fails(stack.api.platform.settings.resolved_livekit_url, token)
 
 
-def livekit_sockets() -> list[str]:
-    """Local addresses of every socket the LiveKit server has open for listening or media."""
+def our_processes() -> set[int]:
+    """This test process and every process it started (API, worker, LiveKit, ...)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    ours = {os.getpid()}
+    while grown := {pid for pid, parent in parents.items() if parent in ours} - ours:
+        ours |= grown
+    return ours
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[str, str, str]]:
+    """(protocol, program, local address) of every listening TCP socket of ``pids`` and
+    every bound UDP socket of LiveKit (a WebRTC client's own ICE sockets, the worker's
+    or this test's, are outgoing and not services)."""
     listing = subprocess.run(["ss", "-lntupH"], capture_output=True, text=True, check=True)
-    return [line.split()[4] for line in listing.stdout.splitlines() if '"livekit-server' in line]
+    found = []
+    for line in listing.stdout.splitlines():
+        protocol, address = line.split()[0], line.split()[4]
+        for program, pid in re.findall(r'\("([^"]+)",pid=(\d+)', line):
+            if int(pid) in pids and (protocol == "tcp" or program.startswith("livekit")):
+                found.append((protocol, program, address))
+    return found
 
 
-async def test_during_a_call_the_media_server_listens_on_loopback_only(stack: Stack) -> None:
-    """The default install binds to loopback: signalling, ICE-TCP and each call's UDP ports."""
+async def test_during_a_call_every_process_listens_on_loopback_only(stack: Stack) -> None:
+    """The default install binds to loopback: LiveKit's signalling and each call's UDP
+    ports, the API, the worker (and its health server), whatever they started."""
     data = await _create_session(stack)
     room = rtc.Room()
     await room.connect(data["livekit_url"], data["token"])
@@ -155,11 +181,11 @@ async def test_during_a_call_the_media_server_listens_on_loopback_only(stack: St
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await room.local_participant.publish_track(track, options)  # media ports now open
         await _wait_status(stack, data["session_id"], "active")
-        sockets = livekit_sockets()
-        assert any(s.startswith("127.0.0.1:") for s in sockets)
-        udp = subprocess.run(["ss", "-lnupH"], capture_output=True, text=True).stdout
-        assert '"livekit-server' in udp  # the call's media sockets are among them
-        outside = [s for s in sockets if not s.startswith(("127.", "[::1]:"))]
+        sockets = listening_sockets(our_processes())
+        # LiveKit's signalling and this call's media ports, the API, the worker's server
+        assert ("udp", "livekit-server") in {(p, n[:14]) for p, n, _ in sockets}, sockets
+        assert len([s for s in sockets if s[0] == "tcp"]) >= 3, sockets
+        outside = [s for s in sockets if not s[2].startswith(("127.", "[::1]:"))]
         assert outside == []
     finally:
         await room.disconnect()

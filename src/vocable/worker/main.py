@@ -96,6 +96,8 @@ def build_server(runtime: WorkerRuntime) -> AgentServer:
         ws_url=runtime.settings.resolved_livekit_url,
         api_key=runtime.secrets.livekit_api_key,
         api_secret=runtime.secrets.livekit_api_secret,
+        # the framework's health endpoint: on loopback (its default host is every interface)
+        host="127.0.0.1",
         port=0,
         job_executor_type=JobExecutorType.THREAD,
         num_idle_processes=1,
