@@ -12,12 +12,16 @@ Run it against ``make up`` (see README.md next to this file)::
 
 from __future__ import annotations
 
+import math
 import os
+import threading
+import time
+from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +38,36 @@ class Config:
         self.agent_id = os.environ.get("VOCABLE_AGENT_ID", "")
         if not self.api_key.startswith("sk_"):
             raise SystemExit("set VOCABLE_API_KEY to an API key from the dashboard (sk_...)")
+        # sessions one visitor (one address) may start per minute
+        self.visitor_limit = int(os.environ.get("VISITOR_SESSIONS_PER_MINUTE", "3"))
+
+
+class VisitorLimit:
+    """At most ``limit`` sessions per visitor address in any 60 s.
+
+    This route is public: without a limit per visitor, anyone could request sessions in a
+    loop and use up the organisation's calls (each unjoined session holds one of its
+    concurrent-call slots for the join window). In memory, for one process; behind a proxy
+    key it by the client address the proxy reports, and with several processes keep the
+    counts in Redis or your framework's limiter.
+    """
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def wait_for(self, visitor: str) -> int:
+        """0 if ``visitor`` may start a session now (and count it), else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._seen[visitor]
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            if len(times) >= self.limit:
+                return max(1, math.ceil(times[0] + self.window - now))
+            times.append(now)
+            return 0
 
 
 class SessionBody(BaseModel):
@@ -45,6 +79,7 @@ class SessionBody(BaseModel):
 
 
 config = Config()
+visitors = VisitorLimit(config.visitor_limit)
 app = FastAPI(title="Example customer backend")
 
 
@@ -55,7 +90,12 @@ def page_config() -> dict[str, str]:
 
 
 @app.post("/api/voice-agent/session")
-async def create_session(body: SessionBody) -> dict[str, Any]:
+async def create_session(body: SessionBody, http_request: Request) -> dict[str, Any]:
+    wait = visitors.wait_for(http_request.client.host if http_request.client else "unknown")
+    if wait:
+        raise HTTPException(
+            429, "Too many calls started from here; try again shortly", {"Retry-After": str(wait)}
+        )
     request: dict[str, Any] = {"agent": body.agent or config.agent_id}
     if body.language:
         request["language"] = body.language

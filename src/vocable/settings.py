@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     failed, and the call goes on in the embedded voice (a hung engine must not leave
     the caller in silence)."""
 
-    token_ttl_seconds: int = Field(default=60, ge=30, le=86400)
+    token_ttl_seconds: int = Field(default=30, ge=10, le=86400)
     """The join window: how long a minted token may be used to join (LiveKit checks it on
     first connect), and how long a session nobody joined holds one of its organisation's
     concurrency slots. A browser joins within seconds of its backend's request; a short

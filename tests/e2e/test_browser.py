@@ -121,6 +121,7 @@ def example_url(browserland: Browserland, created: dict[str, str]) -> Iterator[s
         "VOCABLE_API_URL": browserland.api.url,
         "VOCABLE_API_KEY": created["apiKey"],
         "VOCABLE_AGENT_ID": created["agentId"],
+        "VISITOR_SESSIONS_PER_MINUTE": "20",  # every page of these tests comes from one address
     }
     log = open(Path(browserland.env["E2E_OUT"]) / "example-backend.log", "wb")
     proc = subprocess.Popen(

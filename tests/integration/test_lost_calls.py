@@ -228,9 +228,9 @@ def test_a_session_nobody_joins_frees_its_slot_after_a_minute_and_ends_as_not_jo
         json={"agent": tenant.agent_id},
         headers={"x-api-key": tenant.api_key},
     )
-    assert resp.json()["data"]["expires_in_seconds"] == 60  # the default join window
+    assert resp.json()["data"]["expires_in_seconds"] == 30  # the default join window
     row = record(platform, resp.json()["data"]["session_id"])
-    assert row.join_deadline - row.created_at == timedelta(seconds=60)
+    assert row.join_deadline - row.created_at == timedelta(seconds=30)
     worker = {"Authorization": f"Bearer {platform.secrets.worker_token}"}
     sweeper_ = sweeper(platform, FakeRooms())
     # a caller who connected in time may still be answered by a slow worker for a minute

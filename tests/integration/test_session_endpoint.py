@@ -35,7 +35,7 @@ def test_guide_request_returns_join_credentials_in_the_guide_envelope(
     for field in ("token", "livekit_url", "room_name", "session_id", "participant_identity"):
         assert isinstance(data[field], str) and data[field]
     assert data["livekit_url"].startswith("ws")
-    assert data["expires_in_seconds"] == 60  # the join window
+    assert data["expires_in_seconds"] == 30  # the join window
 
 
 def test_path_without_trailing_slash_is_the_same_endpoint(
@@ -61,7 +61,7 @@ def test_token_grants_one_room_to_one_random_identity_for_a_short_time(
     assert video["canPublishData"] is True and video["canSubscribe"] is True
     for admin_grant in ("roomAdmin", "roomCreate", "roomList", "roomRecord", "ingressAdmin"):
         assert not video.get(admin_grant)
-    assert 50 <= claims["exp"] - time.time() <= 70  # the 60 s join window
+    assert 20 <= claims["exp"] - time.time() <= 40  # the 30 s join window
     dispatch = claims["roomConfig"]["agents"]
     assert [d["agentName"] for d in dispatch] == ["vocable-agent"]
     assert json.loads(dispatch[0]["metadata"]) == {"session_id": data["session_id"]}
