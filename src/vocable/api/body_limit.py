@@ -85,18 +85,48 @@ class BodyLimitMiddleware:
         if declared is not None and declared > limit:
             await _refuse(send, limit)
             return
-        received = 0
+        body = _Body(limit, expected=bool(declared) or _chunked(scope))
 
         async def counted() -> Message:
-            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
+                body.arrived(message)
             return message
 
-        await self.app(scope, counted, send)
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and body.unread():
+                # answered without reading the whole body (a 401, a 404...): close the
+                # connection after the answer rather than let the server drain the rest
+                message.setdefault("headers", []).append((b"connection", b"close"))
+            await send(message)
+
+        await self.app(scope, counted, closing)
+
+
+class _Body:
+    """How much of a request's body has arrived, and whether all of it has."""
+
+    def __init__(self, limit: int, *, expected: bool) -> None:
+        self.limit = limit
+        self.received = 0
+        self.complete = not expected
+
+    def arrived(self, message: Message) -> None:
+        self.received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            self.complete = True
+        if self.received > self.limit:
+            raise BodyTooLarge(self.limit)
+
+    def unread(self) -> bool:
+        return not self.complete
+
+
+def _chunked(scope: Scope) -> bool:
+    return any(
+        name == b"transfer-encoding" and b"chunked" in value.lower()
+        for name, value in scope["headers"]
+    )
 
 
 def _declared_length(scope: Scope) -> int | None:

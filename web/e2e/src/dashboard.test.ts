@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { bubbles, env, eventually, launch, newCallPage, screenshot, texts } from "./support.js";
+import { bubbles, env, eventually, launch, newCallPage, screenshot, texts, unexpectedErrors } from "./support.js";
 
 const PROMPT =
   "You are the receptionist of Rosa's Bakery. The bakery opens at nine in the morning " +
@@ -18,7 +18,7 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
   const e = env();
   const browser = await launch(e);
   try {
-    const { page, cspViolations } = await newCallPage(browser);
+    const { page, cspViolations, consoleErrors } = await newCallPage(browser);
     await page.goto(`${e.vocableUrl}/agents`);
     // not signed in: the login page
     await page.getByLabel("Email").waitFor();
@@ -88,6 +88,7 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     await page.getByLabel("Email").waitFor();
     // the whole flow, a call included, needed nothing the security policy refuses
     assert.deepEqual(cspViolations, []);
+    assert.deepEqual(unexpectedErrors(consoleErrors), []);
   } finally {
     await browser.close();
   }
@@ -97,7 +98,7 @@ test("the dashboard cannot be framed, and the API reference works with no other 
   const e = env();
   const browser = await launch(e);
   try {
-    const { context, page, cspViolations } = await newCallPage(browser);
+    const { context, page, cspViolations, consoleErrors } = await newCallPage(browser);
     // another page embeds the dashboard in a frame (clickjacking): the browser refuses
     await page.setContent(`<h1>Another site</h1><iframe src="${e.vocableUrl}/agents"></iframe>`);
     await page.waitForTimeout(2000);
@@ -107,6 +108,7 @@ test("the dashboard cannot be framed, and the API reference works with no other 
     assert.ok(!inFrame.includes("Sign in"), "the dashboard rendered inside another site's frame");
     assert.ok(cspViolations.some((v) => v.includes("frame-ancestors")), "refused by frame-ancestors");
     cspViolations.length = 0;
+    consoleErrors.length = 0;
 
     // /docs with every other host unreachable: no CDN needed
     const elsewhere: string[] = [];
@@ -123,6 +125,7 @@ test("the dashboard cannot be framed, and the API reference works with no other 
     await screenshot(page, e, "api-reference");
     assert.deepEqual(elsewhere, []);
     assert.deepEqual(cspViolations, []);
+    assert.deepEqual(consoleErrors, []);  // the API reference page: not one console error
   } finally {
     await browser.close();
   }
@@ -132,7 +135,7 @@ test("an owner invites a teammate, who joins from the link and changes their pas
   const e = env();
   const browser = await launch(e);
   try {
-    const { page, cspViolations } = await newCallPage(browser);
+    const { page, cspViolations, consoleErrors } = await newCallPage(browser);
     await page.goto(`${e.vocableUrl}/login`);
     // no mail server here: the page says who can reset a password
     await page.getByRole("button", { name: "Forgot your password?" }).click();
@@ -180,6 +183,7 @@ test("an owner invites a teammate, who joins from the link and changes their pas
     await page.reload();
     await page.getByRole("cell", { name: "dev-teammate@example.com" }).or(page.getByRole("rowheader", { name: /dev-teammate/ })).first().waitFor();
     assert.deepEqual(cspViolations, []);
+    assert.deepEqual(unexpectedErrors(consoleErrors), []);
   } finally {
     await browser.close();
   }

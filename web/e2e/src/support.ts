@@ -56,7 +56,7 @@ export async function launch(e: E2eEnv): Promise<Browser> {
 /** A page that records every microphone track it is given, to check they are released. */
 export async function newCallPage(
   browser: Browser,
-): Promise<{ context: BrowserContext; page: Page; cspViolations: string[] }> {
+): Promise<{ context: BrowserContext; page: Page; cspViolations: string[]; consoleErrors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   await context.addInitScript(() => {
     const tracks: MediaStreamTrack[] = [];
@@ -71,12 +71,15 @@ export async function newCallPage(
   const page = await context.newPage();
   // what the Content-Security-Policy refused: a page that works must need nothing refused
   const cspViolations: string[] = [];
+  const consoleErrors: string[] = [];
   page.on("console", (msg) => {
     if (msg.type() !== "error") return;
     console.log(`[page error] ${msg.text()}`);
+    consoleErrors.push(msg.text());
     if (msg.text().includes("Content Security Policy")) cspViolations.push(msg.text());
   });
-  return { context, page, cspViolations };
+  page.on("pageerror", (error) => consoleErrors.push(`uncaught: ${error.message}`));
+  return { context, page, cspViolations, consoleErrors };
 }
 
 export async function screenshot(page: Page, e: E2eEnv, name: string): Promise<void> {
@@ -160,4 +163,10 @@ export async function eventually<T>(
 
 export function words(text: string): Set<string> {
   return new Set(text.toLowerCase().match(/[\w']+/g) ?? []);
+}
+
+/** Console errors other than the browser's note on an API answer a test provoked on purpose
+ * (a wrong password's 401, a validation 422): anything left is a defect. */
+export function unexpectedErrors(errors: string[]): string[] {
+  return errors.filter((e) => !/^Failed to load resource: the server responded with a status of (401|422)/.test(e));
 }
