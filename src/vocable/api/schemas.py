@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from sqlalchemy.orm import Session
 
 from vocable.contracts.fields import (
     MAX_PROMPT,
@@ -22,6 +23,7 @@ from vocable.contracts.fields import (
     StorableDict,
     VoiceModel,
 )
+from vocable.db.models import Organization, User
 
 # --- the enterprise session endpoint -------------------------------------------------
 
@@ -71,6 +73,17 @@ class UserPublic(BaseModel):
     org_id: str
     org_name: str
     role: str
+
+    @classmethod
+    def of(cls, db: Session, user: User) -> UserPublic:
+        org = db.get(Organization, user.org_id)
+        return cls(
+            id=user.id,
+            email=user.email,
+            org_id=user.org_id,
+            org_name=org.name if org else "",
+            role=user.role,
+        )
 
 
 class LoginResponse(BaseModel):

@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from sqlalchemy import func, select
@@ -62,7 +62,7 @@ def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
     typer.echo(json.dumps(payload) if as_json else human)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
 
@@ -78,6 +78,13 @@ def _resolve_org(db: Session, org: str | None) -> str:
     if len(orgs) > 1:
         _fail("there are several organisations: pass --org ID (`vocable orgs list` shows them)")
     return orgs[0]
+
+
+def _user(db: Session, email: str) -> User:
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail("no user with this email")
+    return user
 
 
 def _table(as_json: bool, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -148,10 +155,7 @@ def admin_unlock(email: str) -> None:
     """Clear a user's failed sign-ins and lift a lockout (audited as user.unlocked)."""
     platform = _platform()
     with platform.sessions() as db:
-        user = db.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            _fail("no user with this email")
-            return
+        user = _user(db, email)
         was_locked = sign_in.unlock(db, user, actor=SYSTEM)
     typer.echo("unlocked" if was_locked else "not locked; failed sign-ins cleared")
 
@@ -173,7 +177,7 @@ def admin_invite(
                 db,
                 org_id=_resolve_org(db, org),
                 email=email,
-                role=role,  # type: ignore[arg-type]  # checked against ROLES above
+                role=role,  # narrowed to a Role by the check above
                 by=None,
                 actor=SYSTEM,
             )
@@ -197,10 +201,7 @@ def admin_reset_password(
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     platform = _platform()
     with platform.sessions() as db:
-        user = db.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            _fail("no user with this email")
-            return
+        user = _user(db, email)
         try:
             members.set_password(db, user, password, actor=SYSTEM)
         except DomainError as exc:

@@ -27,23 +27,12 @@ from vocable.api.deps import (
 from vocable.api.errors import ApiError
 from vocable.api.openapi import error_responses
 from vocable.api.schemas import LoginRequest, LoginResponse, UserPublic
-from vocable.db.models import LoginSession, Organization, User
+from vocable.db.models import LoginSession
 from vocable.ids import new_id
 from vocable.security.tokens import hash_secret
 
 router = APIRouter(prefix="/api/auth", tags=["dashboard auth"])
 SESSION_LIFETIME = timedelta(hours=12)
-
-
-def _public(db: DbDep, user: User) -> UserPublic:
-    org = db.get(Organization, user.org_id)
-    return UserPublic(
-        id=user.id,
-        email=user.email,
-        org_id=user.org_id,
-        org_name=org.name if org else "",
-        role=user.role,
-    )
 
 
 @router.post("/login", responses=error_responses(401, 422, 429, 503))
@@ -89,7 +78,7 @@ def login(
     # readable by the dashboard's script, which echoes it in x-csrf-token (double submit)
     response.set_cookie(CSRF_COOKIE, csrf, samesite="lax", secure=secure, max_age=max_age)
     return LoginResponse(
-        user=_public(db, user), csrf_token=csrf, failed_attempts=signed_in.failures_before
+        user=UserPublic.of(db, user), csrf_token=csrf, failed_attempts=signed_in.failures_before
     )
 
 
@@ -104,7 +93,7 @@ def logout(request: Request, response: Response, db: DbDep, user: CurrentUser) -
 
 @router.get("/me", responses=error_responses(401, 503))
 def me(db: DbDep, user: CurrentUser) -> UserPublic:
-    return _public(db, user)
+    return UserPublic.of(db, user)
 
 
 class PasswordChange(BaseModel):

@@ -165,11 +165,4 @@ def accept_invite(
     user = members.accept_invite(
         db, token=body.token, password=body.password, ip=request_ip(request, platform)
     )
-    org = db.get(Organization, user.org_id)
-    return UserPublic(
-        id=user.id,
-        email=user.email,
-        org_id=user.org_id,
-        org_name=org.name if org else "",
-        role=user.role,
-    )
+    return UserPublic.of(db, user)

@@ -2,6 +2,7 @@ import { useRef, useState, type FormEvent } from "react";
 import { changePassword } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Field } from "../components/Field";
+import { NewPasswordFields } from "../components/NewPasswordFields";
 import { PageHeader } from "../components/PageHeader";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
 import { useSession } from "../session";
@@ -57,17 +58,14 @@ export function AccountPage() {
           <Field label="Current password" error={errors.fields["current_password"]} required>
             {(p) => <input {...p} type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} />}
           </Field>
-          <Field
-            label="New password"
-            hint="At least 10 characters and hard to guess: a few unrelated words work well."
-            error={errors.fields["password"]}
-            required
-          >
-            {(p) => <input {...p} type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
-          </Field>
-          <Field label="Repeat the new password" error={errors.fields["confirm"]} required>
-            {(p) => <input {...p} type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
-          </Field>
+          <NewPasswordFields
+            password={password}
+            confirm={confirm}
+            onPassword={setPassword}
+            onConfirm={setConfirm}
+            errors={errors.fields}
+            repeatLabel="Repeat the new password"
+          />
           <div className="form-actions">
             <button type="submit" className="button button--primary" disabled={busy || !current || !password}>
               {busy ? "Saving…" : "Change password"}

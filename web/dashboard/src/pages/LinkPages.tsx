@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "rea
 import { acceptInvite, confirmPasswordReset, login, lookupInvite, type Role, type User } from "../api";
 import { BrandMark } from "../components/BrandMark";
 import { ErrorBanner } from "../components/ErrorBanner";
-import { Field } from "../components/Field";
+import { NewPasswordFields } from "../components/NewPasswordFields";
 import { Loading } from "../components/States";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
 import { Link } from "../router";
@@ -58,17 +58,7 @@ function NewPasswordForm({ submitLabel, onSubmit }: { submitLabel: string; onSub
   return (
     <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate className="stack">
       <ErrorBanner message={errors.banner} />
-      <Field
-        label="New password"
-        hint="At least 10 characters and hard to guess: a few unrelated words work well."
-        error={errors.fields["password"]}
-        required
-      >
-        {(p) => <input {...p} type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
-      </Field>
-      <Field label="Repeat the password" error={errors.fields["confirm"]} required>
-        {(p) => <input {...p} type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
-      </Field>
+      <NewPasswordFields password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} errors={errors.fields} />
       <button type="submit" className="button button--primary button--block" disabled={busy || !password}>
         {busy ? "Saving…" : submitLabel}
       </button>
