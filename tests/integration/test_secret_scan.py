@@ -7,7 +7,8 @@ log record is captured at DEBUG, uvicorn's access and error logs included. Then:
 ``sk_`` key, LiveKit API secret, worker credential, encryption key, MCP header value,
 webhook secret or system prompt may appear in any log record, error body, response
 header, join token or the audit log; a key or webhook secret appears only in the one
-response that created it, and the agent's prompt only in the agent's own responses.
+response that created it, and the agent's prompt only in the agent's own responses (and a
+session's effective prompt in that call's own record).
 """
 
 from __future__ import annotations
@@ -229,12 +230,11 @@ def test_no_secret_leaks_into_logs_errors_tokens_or_lists(
         )
         assert seen.add(test_call).status_code == 200
         # lists and records, read with the API key and with the dashboard cookie
-        for path in (
-            "/api/sessions",
-            f"/api/sessions/{sid}",
-            f"/api/agents/{agent['id']}/sessions",
-        ):
+        for path in ("/api/sessions", f"/api/agents/{agent['id']}/sessions"):
             assert seen.add(http.get(path, headers=key)).status_code == 200, path
+        # one call's record shows the prompt that call ran with (its override), by design
+        record = seen.add(http.get(f"/api/sessions/{sid}", headers=key), frozenset({override}))
+        assert record.status_code == 200 and record.json()["system_prompt"] == override
         for path in ("/api/keys", "/api/audit", "/api/auth/me", "/api/engines", "/api/sessions"):
             assert seen.add(http.get(path)).status_code == 200, path
         # the worker channel hands the prompt and headers to the worker: exercised for its

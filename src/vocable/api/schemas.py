@@ -134,6 +134,8 @@ class AgentPublic(BaseModel):
     voice_model: str | None
     max_call_seconds: int
     active: bool
+    timezone: str
+    variable_defaults: dict[str, str]
     created_at: datetime
     updated_at: datetime
 
@@ -186,6 +188,12 @@ class CallRecordPublic(BaseModel):
 
 
 class CallRecordDetail(CallRecordPublic):
+    language: str
+    system_prompt: str
+    """The prompt this call ran with: the agent's or the session's, variables filled."""
+    greeting: str
+    metadata: dict[str, Any]
+    """The session request's ``metadata``."""
     turns: list[TurnPublic]
 
 

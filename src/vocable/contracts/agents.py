@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vocable.contracts import catalog
 from vocable.contracts.fields import (
@@ -14,14 +14,32 @@ from vocable.contracts.fields import (
     Name,
     Prompt,
     SttEngine,
+    TimeZone,
     TtsEngine,
+    VariableDefaults,
     VoiceId,
     VoiceModelChoice,
 )
+from vocable.contracts.variables import unknown_system_names
+
+
+def _check_system_names(prompt: str | None, greeting: str | None) -> None:
+    wrong = unknown_system_names(prompt or "", greeting or "")
+    if wrong:
+        raise ValueError(
+            "unknown system variables "
+            + ", ".join("{{" + n + "}}" for n in wrong)
+            + "; there are system.date, system.time, system.timezone and system.language"
+        )
 
 
 class AgentBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _system_variables_exist(self) -> AgentBase:
+        _check_system_names(getattr(self, "system_prompt", None), getattr(self, "greeting", None))
+        return self
 
 
 class AgentCreate(AgentBase):
@@ -40,6 +58,10 @@ class AgentCreate(AgentBase):
     """``None``: the deployment's default (``VOCABLE_DEFAULT_VOICE_MODEL``)."""
     max_call_seconds: MaxCallSeconds = 900
     active: bool = True
+    timezone: TimeZone = "UTC"
+    """Where ``{{system.date}}`` and ``{{system.time}}`` are told."""
+    variable_defaults: VariableDefaults = Field(default_factory=dict)
+    """Values for ``{{variables}}`` a session's ``metadata`` leaves out."""
 
 
 class AgentUpdate(AgentBase):
@@ -63,3 +85,5 @@ class AgentUpdate(AgentBase):
     """``null`` returns the agent to the deployment's default voice engine."""
     max_call_seconds: MaxCallSeconds | None = None
     active: bool | None = None
+    timezone: TimeZone | None = None
+    variable_defaults: VariableDefaults | None = None

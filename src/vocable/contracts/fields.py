@@ -17,6 +17,7 @@ from pydantic import (
 
 from vocable.contracts import catalog
 from vocable.contracts.languages import normalise_language
+from vocable.contracts.variables import check_defaults, check_timezone
 
 MAX_PROMPT = 20_000
 MAX_GREETING = 2_000
@@ -86,6 +87,10 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 McpHeaders = Annotated[dict[str, str], AfterValidator(_mcp_headers)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 StorableDict = Annotated[dict[str, Any], AfterValidator(_storable)]
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_timezone)]
+"""An IANA time zone name (``UTC``, ``Europe/Madrid``)."""
+VariableDefaults = Annotated[dict[str, str], AfterValidator(check_defaults)]
+"""Values of ``{{variables}}`` a session's metadata does not give (``contracts.variables``)."""
 """A JSON object any database column takes (no NUL, no lone surrogates, no huge ints)."""
 
 

@@ -177,6 +177,8 @@ class Agent(Base):
     """How the reference voice is applied; ``None``: the deployment's default."""
     max_call_seconds: Mapped[int] = mapped_column(Integer, default=900)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    variable_defaults: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,7 +16,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
-from vocable.contracts.errors import LimitError, NotFoundError
+from vocable.contracts import variables
+from vocable.contracts.errors import InvalidError, LimitError, NotFoundError, field_error
 from vocable.contracts.sessions import SessionConfig, SessionRequest
 from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
 from vocable.ids import new_id
@@ -60,6 +61,32 @@ def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) ->
         metadata=req.metadata or {},
         origin_url=req.origin_url,
         text_only=bool(req.text_only),
+    )
+
+
+def _with_variables(agent: Agent, config: SessionConfig, now: datetime) -> SessionConfig:
+    """The prompt and greeting with their ``{{variables}}`` filled; a placeholder with no
+    value (not in metadata, no agent default) refuses the session, naming it."""
+    values = variables.call_values(
+        config.metadata,
+        agent.variable_defaults or {},
+        variables.system_values(agent.timezone, config.language, now),
+    )
+    missing = sorted(variables.placeholders(config.system_prompt, config.greeting) - set(values))
+    if missing:
+        names = ", ".join("{{" + name + "}}" for name in missing)
+        raise field_error(
+            InvalidError,
+            "missing_variables",
+            "metadata",
+            f"no value for {names}: send it in metadata or give the agent a default",
+            summary=f"Invalid request: the prompt or greeting uses {names}",
+        )
+    return config.model_copy(
+        update={
+            "system_prompt": variables.fill(config.system_prompt, values),
+            "greeting": variables.fill(config.greeting, values),
+        }
     )
 
 
@@ -193,7 +220,7 @@ def create_session(
             _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
         _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
 
-        config = _effective_config(agent, req, voice)
+        config = _with_variables(agent, _effective_config(agent, req, voice), now)
         check_language(agent.stt_engine, config.language)
         ttl = settings.token_ttl_seconds
         row = VoiceSession(

@@ -51,6 +51,10 @@ export interface Agent {
   voice_model: string | null;
   max_call_seconds: number;
   active: boolean;
+  /** IANA time zone of `{{system.date}}` and `{{system.time}}`. */
+  timezone: string;
+  /** Values of `{{variables}}` a session's metadata leaves out. */
+  variable_defaults: Record<string, string>;
   created_at: string;
   updated_at: string;
 }
@@ -69,6 +73,8 @@ export interface AgentCreate {
   voice_model?: string | null;
   max_call_seconds?: number;
   active?: boolean;
+  timezone?: string;
+  variable_defaults?: Record<string, string>;
 }
 
 /** A partial update: only the fields present change; `reference_audio_url: null` clears it. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../src/api";
-import { changedFields, valuesFromAgent } from "../src/agent/form";
+import { changedFields, checkValues, parseDefaults, valuesFromAgent } from "../src/agent/form";
 import { callSeconds, humanise } from "../src/calls";
 import { formatDuration } from "../src/format";
 import { splitErrors } from "../src/formErrors";
@@ -47,6 +47,17 @@ describe("agent changes", () => {
     expect(changedFields(agent, { ...valuesFromAgent(agent), voice_model: "elevenlabs" })).toEqual({ voice_model: "elevenlabs" });
     const cloned = agentFixture({ voice_model: "elevenlabs" }) as Agent;
     expect(changedFields(cloned, { ...valuesFromAgent(cloned), voice_model: "" })).toEqual({ voice_model: null });
+  });
+
+  it("sends variable defaults parsed from name=value lines, only when they change", () => {
+    const agent = agentFixture({ variable_defaults: { plan: "basic" }, timezone: "UTC" }) as Agent;
+    expect(valuesFromAgent(agent).variable_defaults).toBe("plan=basic");
+    expect(changedFields(agent, valuesFromAgent(agent))).toEqual({});
+    const edited = { ...valuesFromAgent(agent), variable_defaults: "plan=basic\ncustomer_name = friend\n\n" };
+    expect(changedFields(agent, edited)).toEqual({ variable_defaults: { plan: "basic", customer_name: "friend" } });
+    expect(parseDefaults("1st=x")).toBeNull();
+    expect(parseDefaults("no equals sign")).toBeNull();
+    expect(checkValues({ ...edited, variable_defaults: "bad line" }).variable_defaults).toMatch(/name=value/);
   });
 
   it("sees no change when an API without voice_model is saved untouched", () => {

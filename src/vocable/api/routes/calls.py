@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep
 from vocable.api.schemas import CallRecordDetail, CallRecordPublic, TurnPublic
 from vocable.calls import service as calls
+from vocable.contracts.sessions import SessionConfig
 
 router = APIRouter(prefix="/api/sessions", tags=["call records"])
 
@@ -27,8 +28,16 @@ def list_all_call_records(
 def get_call_record(session_id: str, db: DbDep, principal: PrincipalDep) -> CallRecordDetail:
     row = calls.require_call(db, org_id=principal.org_id, session_id=session_id)
     public = CallRecordPublic.model_validate(row)
+    config = SessionConfig.from_stored(row.config)
     turns = [TurnPublic.model_validate(t) for t in calls.list_turns(db, row.id)]
-    return CallRecordDetail(**public.model_dump(), turns=turns)
+    return CallRecordDetail(
+        **public.model_dump(),
+        language=config.language,
+        system_prompt=config.system_prompt,
+        greeting=config.greeting,
+        metadata=config.metadata,
+        turns=turns,
+    )
 
 
 @router.post("/{session_id}/revoke")

@@ -185,7 +185,30 @@ export function AgentForm({ agent, engines, onSaved }: AgentFormProps) {
               />
             )}
           </Field>
+          <Field
+            label="Time zone"
+            error={fieldError("timezone")}
+            hint="Where {{system.date}} and {{system.time}} are told, e.g. Europe/Madrid."
+          >
+            {(p) => <input {...p} value={values.timezone} maxLength={64} spellCheck={false} onChange={(e) => set("timezone", e.target.value)} />}
+          </Field>
         </div>
+        <Field
+          label="Variable defaults"
+          error={fieldError("variable_defaults")}
+          hint="Write {{name}} in the prompt or greeting; each call fills it from its session's metadata, else from here (name=value, one per line)."
+        >
+          {(p) => (
+            <textarea
+              {...p}
+              rows={2}
+              spellCheck={false}
+              placeholder={"customer_name=there\nplan=basic"}
+              value={values.variable_defaults}
+              onChange={(e) => set("variable_defaults", e.target.value)}
+            />
+          )}
+        </Field>
       </fieldset>
 
       <fieldset className="fieldset">

@@ -13,6 +13,9 @@ export interface AgentValues {
   voice_model: string;
   max_call_seconds: string;
   active: boolean;
+  timezone: string;
+  /** `name=value`, one per line. */
+  variable_defaults: string;
 }
 
 export type AgentField = keyof AgentValues;
@@ -28,6 +31,8 @@ export const AGENT_FIELDS: readonly AgentField[] = [
   "voice_model",
   "max_call_seconds",
   "active",
+  "timezone",
+  "variable_defaults",
 ];
 
 /** Common BCP-47 tags for the language picker; any other valid tag can be typed. */
@@ -69,6 +74,8 @@ export function newAgentValues(engines: Engines | null): AgentValues {
     voice_model: "",
     max_call_seconds: "900",
     active: true,
+    timezone: "UTC",
+    variable_defaults: "",
   };
 }
 
@@ -84,6 +91,10 @@ export function valuesFromAgent(agent: Agent): AgentValues {
     voice_model: agent.voice_model ?? "",
     max_call_seconds: String(agent.max_call_seconds),
     active: agent.active,
+    timezone: agent.timezone ?? "UTC",
+    variable_defaults: Object.entries(agent.variable_defaults ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n"),
   };
 }
 
@@ -92,11 +103,27 @@ export function checkValues(values: AgentValues): Partial<Record<AgentField, str
   const problems: Partial<Record<AgentField, string>> = {};
   if (!values.name.trim()) problems.name = "Give the agent a name";
   if (!values.language.trim()) problems.language = "Choose a language, e.g. en or es-MX";
+  if (parseDefaults(values.variable_defaults) === null) {
+    problems.variable_defaults = "One name=value per line; names are letters, digits and _";
+  }
   const seconds = Number(values.max_call_seconds);
   if (!values.max_call_seconds.trim() || !Number.isInteger(seconds)) {
     problems.max_call_seconds = "Enter a whole number of seconds";
   }
   return problems;
+}
+
+/** `name=value` lines as an object, or `null` when a line is not one. */
+export function parseDefaults(text: string): Record<string, string> | null {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const at = line.indexOf("=");
+    const name = at > 0 ? line.slice(0, at).trim() : "";
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return null;
+    out[name] = line.slice(at + 1).trim();
+  }
+  return out;
 }
 
 function toPayload(values: AgentValues): Required<Omit<AgentCreate, "reference_audio_url">> {
@@ -111,6 +138,8 @@ function toPayload(values: AgentValues): Required<Omit<AgentCreate, "reference_a
     voice_model: values.voice_model || null,
     max_call_seconds: Number(values.max_call_seconds),
     active: values.active,
+    timezone: values.timezone.trim() || "UTC",
+    variable_defaults: parseDefaults(values.variable_defaults) ?? {},
   };
 }
 
@@ -121,10 +150,12 @@ export function toCreate(values: AgentValues): AgentCreate {
 /** Only the fields that differ from the saved agent, for `PATCH`. */
 export function changedFields(agent: Agent, values: AgentValues): AgentUpdate {
   const next = toPayload(values);
+  // the saved agent through the same mapping: a field an older API leaves out reads as its
+  // default, and objects (the variable defaults) compare by content
+  const saved = toPayload(valuesFromAgent(agent));
   const changes: AgentUpdate = {};
   for (const key of Object.keys(next) as (keyof typeof next)[]) {
-    // `?? null`: an API that predates a nullable field leaves it out, which means null
-    if (next[key] !== (agent[key] ?? null)) Object.assign(changes, { [key]: next[key] });
+    if (JSON.stringify(next[key]) !== JSON.stringify(saved[key])) Object.assign(changes, { [key]: next[key] });
   }
   return changes;
 }
