@@ -135,6 +135,8 @@ describe("MCP servers", () => {
     const item = await screen.findByRole("listitem", { name: "Bookings" });
     fireEvent.click(within(item).getByRole("button", { name: "Test connection" }));
     await within(item).findByText("Connected in 84 ms: 2 tools.");
+    // where the tools are listed, it says that none is offered until allowed
+    within(item).getByText(/only the tools ticked and saved here: none until you allow them/);
     const book = within(item).getByRole("checkbox", { name: /book_table/ }) as HTMLInputElement;
     expect(book.checked).toBe(false);
     expect(within(item).getByText("Cancel a booking by reference")).toBeTruthy();

@@ -56,6 +56,9 @@ function TestResult({ agentId, server, test, onSaved }: { agentId: string; serve
       {tools.length ? (
         <fieldset className="tool-choices">
           <legend className="field__label">Tools of {server.name}</legend>
+          <p className="muted">
+            The agent can call only the tools ticked and saved here: none until you allow them.
+          </p>
           {tools.map((tool) => (
             <label key={tool.name} className="tool-choice">
               <input
