@@ -249,3 +249,28 @@ def test_a_session_nobody_joins_frees_its_slot_after_a_minute_and_ends_as_not_jo
     assert (row.id, "not_joined") in [(c.session_id, c.reason) for c in closed]
     public = http.get(f"/api/sessions/{row.id}", headers={"x-api-key": tenant.api_key}).json()
     assert (public["status"], public["end_reason"]) == ("ended", "not_joined")
+
+
+def test_a_heartbeat_before_the_started_report_still_counts(
+    api: ApiServer, http: httpx.Client, tenant: Tenant
+) -> None:
+    """The worker sends its first beat and its "started" report at once; when the beat
+    lands first and the worker dies before its next one, its silence still ends the call."""
+    platform = api.platform
+    resp = http.post(
+        "/api/agents/agent-session/",
+        json={"agent": tenant.agent_id},
+        headers={"x-api-key": tenant.api_key},
+    )
+    sid = resp.json()["data"]["session_id"]
+    worker = {"Authorization": f"Bearer {platform.secrets.worker_token}"}
+    beat = http.post(f"/internal/sessions/{sid}/heartbeat", headers=worker)
+    assert beat.json() == {"status": "created"}
+    started = http.post(
+        f"/internal/sessions/{sid}/events", json={"type": "started"}, headers=worker
+    )
+    assert started.json() == {"status": "active"}
+    row = record(platform, sid)
+    sweeper_ = sweeper(platform, FakeRooms(rooms={row.room_name}), worker_silent_seconds=10)
+    later = datetime.now(UTC) + timedelta(seconds=11)
+    assert (sid, "worker_lost") in [(c.session_id, c.reason) for c in sweeper_.sweep(later)]

@@ -110,7 +110,9 @@ def worker_heartbeat(session_id: str, db: DbDep, _: WorkerDep) -> dict[str, str]
     row = db.get(VoiceSession, session_id)
     if row is None:
         raise ApiError(404, "session_not_found", "Session not found")
-    if row.status == "active":
+    # a beat may arrive before the worker's own "started" report (both leave at once): it
+    # counts, so a worker killed in its first seconds is still judged by its silence
+    if row.status != "ended":
         row.worker_seen_at = datetime.now(UTC)
         db.commit()
     return {"status": row.status}
