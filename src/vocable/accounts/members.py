@@ -257,6 +257,13 @@ def remove_member(db: Session, *, by: User, target: User, actor: Actor) -> None:
     db.commit()
 
 
+def unlock_member(db: Session, *, by: User, target: User, actor: Actor) -> User:
+    """Lift ``target``'s lockout after failed sign-ins (admins and owners). Commits."""
+    require_role(by, "admin")
+    unlock(db, target, actor=actor)
+    return target
+
+
 # --- passwords -------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vocable.api.errors import envelope
 from vocable.api.uploads import MULTIPART_OVERHEAD
 from vocable.settings import Settings
 
@@ -59,14 +60,8 @@ class BodyLimits:
 def too_large_body(limit: int) -> bytes:
     """The 413 envelope (the same shape as every other error)."""
     message = f"Request body exceeds the {limit}-byte limit"
-    return json.dumps(
-        {
-            "success": False,
-            "message": message,
-            "code": "too_large",
-            "errors": [{"field": "body", "message": message}],
-        }
-    ).encode()
+    errors = [{"field": "body", "message": message}]
+    return json.dumps(envelope("too_large", message, errors)).encode()
 
 
 class BodyLimitMiddleware:

@@ -43,21 +43,21 @@ async def read_upload(
             raise
         # the multipart parser refused the body (a part's headers or name too long,
         # broken framing): the file is what the caller got wrong
-        raise ApiError(
-            422,
-            "invalid_request",
-            "Invalid request: check file",
-            errors=[{"field": "file", "message": f"the upload could not be read ({e.detail})"}],
-        ) from None
+        raise _bad_file(f"the upload could not be read ({e.detail})") from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise ApiError(
-                422,
-                "invalid_request",
-                "Invalid request: check file",
-                errors=[{"field": "file", "message": "a file is required"}],
-            )
+            raise _bad_file("a file is required")
         return Upload(data=await upload.read(max_bytes + 1), filename=upload.filename)
     finally:
         await form.close()
+
+
+def _bad_file(message: str) -> ApiError:
+    """422 naming the ``file`` field."""
+    return ApiError(
+        422,
+        "invalid_request",
+        "Invalid request: check file",
+        errors=[{"field": "file", "message": message}],
+    )

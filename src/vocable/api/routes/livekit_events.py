@@ -31,6 +31,7 @@ from vocable.livekit.webhooks import (
 )
 from vocable.platform import Platform
 from vocable.sessions.sweeper import SessionSweeper, close_rooms, end_open_session
+from vocable.sessions.worker import require_session
 
 
 def room_admin(platform: Platform) -> RoomAdmin:
@@ -107,9 +108,7 @@ def _apply(
 @router.post("/internal/sessions/{session_id}/heartbeat")
 def worker_heartbeat(session_id: str, db: DbDep, _: WorkerDep) -> dict[str, str]:
     """The worker running this call is alive (the sweeper ends calls whose worker is not)."""
-    row = db.get(VoiceSession, session_id)
-    if row is None:
-        raise ApiError(404, "session_not_found", "Session not found")
+    row = require_session(db, session_id)
     # a beat may arrive before the worker's own "started" report (both leave at once): it
     # counts, so a worker killed in its first seconds is still judged by its silence
     if row.status != "ended":

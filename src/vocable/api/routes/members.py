@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from vocable.accounts import members
 from vocable.accounts.members import Role
-from vocable.accounts.sign_in import lock_state, unlock
+from vocable.accounts.sign_in import lock_state
 from vocable.api.deps import CurrentUser, DbDep, PlatformDep, UserActorDep, request_ip
 from vocable.api.openapi import error_responses
 from vocable.api.schemas import UserPublic
@@ -141,10 +141,8 @@ def remove_member(user_id: str, db: DbDep, user: CurrentUser, actor: UserActorDe
 @router.post("/api/members/{user_id}/unlock")
 def unlock_member(user_id: str, db: DbDep, user: CurrentUser, actor: UserActorDep) -> MemberPublic:
     """Lift a lockout after failed sign-ins (admins and owners)."""
-    members.require_role(user, "admin")
     target = members.require_member(db, user.org_id, user_id)
-    unlock(db, target, actor=actor)
-    return _member(db, target)
+    return _member(db, members.unlock_member(db, by=user, target=target, actor=actor))
 
 
 @public_router.post("/api/invites/lookup", responses=error_responses(404, 422, 503))
