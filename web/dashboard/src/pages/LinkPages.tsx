@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { acceptInvite, confirmPasswordReset, login, lookupInvite, type Role, type User } from "../api";
-import { BrandMark } from "../components/BrandMark";
+import { AuthCard } from "../components/AuthCard";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { NewPasswordFields } from "../components/NewPasswordFields";
 import { Loading } from "../components/States";
@@ -11,22 +11,6 @@ import { useTitle } from "../useTitle";
 /** The token of an invitation or reset link: after `#`, so it never reaches a server log. */
 function linkToken(): string {
   return decodeURIComponent(window.location.hash.replace(/^#/, ""));
-}
-
-function Card({ title, intro, children }: { title: string; intro?: ReactNode; children: ReactNode }) {
-  return (
-    <main className="login">
-      <div className="login__card">
-        <div className="login__brand">
-          <BrandMark />
-          <span>Vocable</span>
-        </div>
-        <h1>{title}</h1>
-        {intro ? <p className="muted">{intro}</p> : null}
-        {children}
-      </div>
-    </main>
-  );
 }
 
 const FIELDS = ["password", "confirm"] as const;
@@ -77,9 +61,9 @@ export function AcceptInvitePage({ onSignedIn }: { onSignedIn: (user: User) => v
   if (invite === null) return <Loading />;
   if (invite === "invalid") {
     return (
-      <Card title="This invitation does not work" intro="It was used, revoked or has expired. Ask an admin for a new one.">
+      <AuthCard title="This invitation does not work" intro="It was used, revoked or has expired. Ask an admin for a new one.">
         <Link to="/login">Sign in</Link>
-      </Card>
+      </AuthCard>
     );
   }
   const join = async (password: string) => {
@@ -88,7 +72,7 @@ export function AcceptInvitePage({ onSignedIn }: { onSignedIn: (user: User) => v
     onSignedIn(user);
   };
   return (
-    <Card
+    <AuthCard
       title={`Join ${invite.org_name}`}
       intro={
         <>
@@ -98,7 +82,7 @@ export function AcceptInvitePage({ onSignedIn }: { onSignedIn: (user: User) => v
       }
     >
       <NewPasswordForm submitLabel="Join" onSubmit={join} />
-    </Card>
+    </AuthCard>
   );
 }
 
@@ -109,15 +93,15 @@ export function ResetPasswordPage() {
   const [done, setDone] = useState(false);
   if (done) {
     return (
-      <Card title="Password changed" intro="Sign in with your new password.">
+      <AuthCard title="Password changed" intro="Sign in with your new password.">
         <Link to="/login" className="button button--primary button--block">
           Sign in
         </Link>
-      </Card>
+      </AuthCard>
     );
   }
   return (
-    <Card title="Choose a new password" intro="The link works once, for an hour.">
+    <AuthCard title="Choose a new password" intro="The link works once, for an hour.">
       <NewPasswordForm
         submitLabel="Change password"
         onSubmit={async (password) => {
@@ -125,6 +109,6 @@ export function ResetPasswordPage() {
           setDone(true);
         }}
       />
-    </Card>
+    </AuthCard>
   );
 }

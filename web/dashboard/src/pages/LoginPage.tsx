@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { authOptions, login, requestPasswordReset, type User } from "../api";
-import { BrandMark } from "../components/BrandMark";
+import { AuthCard } from "../components/AuthCard";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Field } from "../components/Field";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
@@ -44,43 +44,35 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (user: User, failedAttem
   };
 
   return (
-    <main className="login">
-      <div className="login__card">
-        <div className="login__brand">
-          <BrandMark />
-          <span>Vocable</span>
-        </div>
-        <h1>Sign in</h1>
-        <p className="muted">Manage your voice agents, API keys and calls.</p>
-        <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate className="stack">
-          <ErrorBanner message={errors.banner} />
-          <Field label="Email" error={errors.fields["email"]} required>
-            {(p) => (
-              <input {...p} type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Password" error={errors.fields["password"]} required>
-            {(p) => (
-              <input
-                {...p}
-                type="password"
-                autoComplete="current-password"
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-              />
-            )}
-          </Field>
-          <button type="submit" className="button button--primary button--block" disabled={busy}>
-            {busy ? "Signing in…" : "Sign in"}
-          </button>
-        </form>
-        <ForgotPassword />
-        <p className="login__help muted">
-          First run? <code>vocable up</code> prints the owner's email and password. Teammates join with an invitation
-          link from an admin (Members).
-        </p>
-      </div>
-    </main>
+    <AuthCard title="Sign in" intro="Manage your voice agents, API keys and calls.">
+      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate className="stack">
+        <ErrorBanner message={errors.banner} />
+        <Field label="Email" error={errors.fields["email"]} required>
+          {(p) => (
+            <input {...p} type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />
+          )}
+        </Field>
+        <Field label="Password" error={errors.fields["password"]} required>
+          {(p) => (
+            <input
+              {...p}
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
+        </Field>
+        <button type="submit" className="button button--primary button--block" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <ForgotPassword />
+      <p className="login__help muted">
+        First run? <code>vocable up</code> prints the owner's email and password. Teammates join with an invitation
+        link from an admin (Members).
+      </p>
+    </AuthCard>
   );
 }
 
