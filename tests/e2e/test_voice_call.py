@@ -286,15 +286,18 @@ async def test_a_spanish_call_is_transcribed_and_answered(stack: Stack, tmp_path
         assert greeting["text"].startswith("Bienvenido")
         await caller.wait_for_sound(0.0)
         await caller.wait_for_quiet()
-        # espeak-ng's Spanish is hard for Whisper base; this sentence comes through
+        # espeak-ng's Spanish is hard for Whisper base. "Hola, quiero saber el horario de
+        # la panadería" came back as "Hola, ¿quién os sabe ver la viola de la panería?"
+        # (CI, stop 19) and varied with the level and offset of the audio; this sentence
+        # came through at half and 1.5x level and at four offsets, beam 1 and 5.
         question = synthesize_speech(
-            "Hola, quiero saber el horario de la panadería.", tmp_path / "es.wav", voice="es"
+            "Quiero comprar pan, por favor.", tmp_path / "es.wav", voice="es"
         )
-        # stems: Whisper base on espeak-ng Spanish gets endings wrong ("saberlo")
-        stems = ("hola", "quier", "saber", "horari", "panader")
+        # stems: Whisper base clips endings ("pa'")
+        stems = ("quier", "compr", "pan", "favor")
 
         def understood(text: str) -> bool:
-            return sum(any(w.startswith(st) for w in words(text)) for st in stems) >= 2
+            return sum(any(w.startswith(st) for w in words(text)) for st in stems) >= 3
 
         heard, _ = await ask_aloud(caller, question, understood)
         assert understood(heard), heard
