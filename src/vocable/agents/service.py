@@ -9,6 +9,7 @@ from vocable import audit
 from vocable.audit import Actor
 from vocable.contracts import catalog
 from vocable.contracts.agents import AgentCreate, AgentUpdate
+from vocable.contracts.conversation import merged
 from vocable.contracts.errors import InvalidError, NotFoundError, field_error
 from vocable.db.models import Agent, Voice
 from vocable.ids import new_id
@@ -97,7 +98,9 @@ def update_agent(
 ) -> Agent:
     """Apply a partial update; ``agent.updated`` names every field that changed (including
     a voice linked by the caller just before), in the same commit."""
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(exclude_unset=True, exclude={"conversation"})
+    if data.conversation is not None:
+        changes["conversation"] = merged(agent.conversation, data.conversation).model_dump()
     check_language(
         changes.get("stt_engine") or agent.stt_engine, changes.get("language") or agent.language
     )

@@ -13,6 +13,7 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
+from vocable.contracts.conversation import ConversationSettings
 from vocable.contracts.fields import (
     MAX_PROMPT,
     Greeting,
@@ -136,6 +137,8 @@ class AgentPublic(BaseModel):
     active: bool
     timezone: str
     variable_defaults: dict[str, str]
+    conversation: ConversationSettings
+    session_overrides: list[str]
     created_at: datetime
     updated_at: datetime
 

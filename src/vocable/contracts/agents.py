@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from vocable.contracts import catalog
+from vocable.contracts.conversation import OVERRIDABLE, ConversationSettings, OverridableField
 from vocable.contracts.fields import (
     Greeting,
     HttpUrlStr,
@@ -31,6 +34,13 @@ def _check_system_names(prompt: str | None, greeting: str | None) -> None:
             + ", ".join("{{" + n + "}}" for n in wrong)
             + "; there are system.date, system.time, system.timezone and system.language"
         )
+
+
+def _overrides(value: list[OverridableField]) -> list[OverridableField]:
+    return [name for name in OVERRIDABLE if name in value]  # one order, no repeats
+
+
+SessionOverrides = Annotated[list[OverridableField], AfterValidator(_overrides)]
 
 
 class AgentBase(BaseModel):
@@ -62,6 +72,9 @@ class AgentCreate(AgentBase):
     """Where ``{{system.date}}`` and ``{{system.time}}`` are told."""
     variable_defaults: VariableDefaults = Field(default_factory=dict)
     """Values for ``{{variables}}`` a session's ``metadata`` leaves out."""
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    session_overrides: SessionOverrides = Field(default_factory=lambda: list(OVERRIDABLE))
+    """What a session request may override; anything else is refused with a 403."""
 
 
 class AgentUpdate(AgentBase):
@@ -87,3 +100,6 @@ class AgentUpdate(AgentBase):
     active: bool | None = None
     timezone: TimeZone | None = None
     variable_defaults: VariableDefaults | None = None
+    conversation: ConversationSettings | None = None
+    """Only the settings given change; the others keep their saved values."""
+    session_overrides: SessionOverrides | None = None

@@ -179,6 +179,12 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     variable_defaults: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    conversation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """``contracts.conversation.ConversationSettings``; ``{}``: every default."""
+    session_overrides: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["system_prompt", "greeting", "language", "voice", "variables"]
+    )
+    """What a session request may override (``contracts.conversation.OVERRIDABLE``)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
