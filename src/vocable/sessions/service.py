@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
 from vocable.contracts import variables
-from vocable.contracts.errors import InvalidError, LimitError, NotFoundError, field_error
+from vocable.contracts.errors import (
+    ForbiddenError,
+    InvalidError,
+    LimitError,
+    NotFoundError,
+    field_error,
+)
 from vocable.contracts.sessions import SessionConfig, SessionRequest
 from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
 from vocable.ids import new_id
@@ -64,9 +70,60 @@ def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) ->
     )
 
 
+def _overrides_asked(agent: Agent, req: SessionRequest) -> list[tuple[str, str]]:
+    """``(policy name, request field)`` for each override the request makes. A value equal
+    to the agent's own is no override: a backend that always sends the language is fine."""
+    asked: list[tuple[str, str]] = []
+    for name in ("system_prompt", "greeting", "language"):
+        value = getattr(req, name)
+        if value is not None and value != getattr(agent, name):
+            asked.append((name, name))
+    if req.reference_audio_url is not None and req.reference_audio_url != agent.reference_audio_url:
+        asked.append(("voice", "reference_audio_url"))
+    if req.voice_model is not None and req.voice_model != agent.voice_model:
+        asked.append(("voice", "voice_model"))
+    texts = (
+        agent.system_prompt if req.system_prompt is None else req.system_prompt,
+        agent.greeting if req.greeting is None else req.greeting,
+    )
+    used = variables.placeholders(*texts)
+    asked += [("variables", f"metadata.{key}") for key in sorted(req.metadata or {}) if key in used]
+    return asked
+
+
+_FIXED = {
+    "system_prompt": "the agent's system prompt is fixed",
+    "greeting": "the agent's greeting is fixed",
+    "language": "the agent's language is fixed",
+    "voice": "the agent's voice is fixed",
+    "variables": "the agent takes no variables from sessions",
+}
+
+
+def check_overrides(agent: Agent, req: SessionRequest) -> None:
+    """Refuse (403, naming each field) the overrides the agent does not allow."""
+    allowed = set(agent.session_overrides)
+    refused = [
+        (policy, field) for policy, field in _overrides_asked(agent, req) if policy not in allowed
+    ]
+    if not refused:
+        return
+    raise ForbiddenError(
+        "override_not_allowed",
+        "This agent does not let a session override "
+        + ", ".join(dict.fromkeys(field for _, field in refused)),
+        errors=[
+            {"field": field, "message": _FIXED[policy]}
+            for policy, field in refused
+        ],
+    )
+
+
 def _with_variables(agent: Agent, config: SessionConfig, now: datetime) -> SessionConfig:
     """The prompt and greeting with their ``{{variables}}`` filled; a placeholder with no
-    value (not in metadata, no agent default) refuses the session, naming it."""
+    value (not in metadata, no agent default) refuses the session, naming it. (An agent
+    that does not let sessions set variables has refused metadata naming one already.)"""
+    from_metadata = "variables" in agent.session_overrides
     values = variables.call_values(
         config.metadata,
         agent.variable_defaults or {},
@@ -79,7 +136,10 @@ def _with_variables(agent: Agent, config: SessionConfig, now: datetime) -> Sessi
             InvalidError,
             "missing_variables",
             "metadata",
-            f"no value for {names}: send it in metadata or give the agent a default",
+            f"no value for {names}: send it in metadata or give the agent a default"
+            if from_metadata
+            else f"no value for {names}: give the agent a default (it takes no variables "
+            "from sessions)",
             summary=f"Invalid request: the prompt or greeting uses {names}",
         )
     return config.model_copy(
@@ -202,6 +262,8 @@ def create_session(
     agent = db.get(Agent, req.agent)
     if agent is None or agent.org_id != org_id or not agent.active:
         raise NotFoundError("agent_not_found", "Agent not found or not active")
+    if key is not None:  # a member trying the agent in the dashboard may change it anyway
+        check_overrides(agent, req)  # before anything is fetched or counted
     voice = None
     if req.reference_audio_url is not None:
         check_language(agent.stt_engine, req.language or agent.language)  # before fetching
