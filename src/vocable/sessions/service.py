@@ -112,10 +112,7 @@ def check_overrides(agent: Agent, req: SessionRequest) -> None:
         "override_not_allowed",
         "This agent does not let a session override "
         + ", ".join(dict.fromkeys(field for _, field in refused)),
-        errors=[
-            {"field": field, "message": _FIXED[policy]}
-            for policy, field in refused
-        ],
+        errors=[{"field": field, "message": _FIXED[policy]} for policy, field in refused],
     )
 
 
