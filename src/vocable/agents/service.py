@@ -98,9 +98,11 @@ def update_agent(
 ) -> Agent:
     """Apply a partial update; ``agent.updated`` names every field that changed (including
     a voice linked by the caller just before), in the same commit."""
-    changes = data.model_dump(exclude_unset=True, exclude={"conversation"})
+    changes = data.model_dump(exclude_unset=True, exclude={"conversation", "call_tools"})
     if data.conversation is not None:
         changes["conversation"] = merged(agent.conversation, data.conversation).model_dump()
+    if data.call_tools is not None:
+        changes["call_tools"] = merged(agent.call_tools, data.call_tools).model_dump()
     check_language(
         changes.get("stt_engine") or agent.stt_engine, changes.get("language") or agent.language
     )

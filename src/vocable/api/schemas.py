@@ -13,7 +13,7 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session
 
-from vocable.contracts.conversation import ConversationSettings
+from vocable.contracts.conversation import CallTools, ConversationSettings
 from vocable.contracts.fields import (
     MAX_PROMPT,
     Greeting,
@@ -138,6 +138,7 @@ class AgentPublic(BaseModel):
     timezone: str
     variable_defaults: dict[str, str]
     conversation: ConversationSettings
+    call_tools: CallTools
     session_overrides: list[str]
     created_at: datetime
     updated_at: datetime

@@ -7,7 +7,12 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from vocable.contracts import catalog
-from vocable.contracts.conversation import OVERRIDABLE, ConversationSettings, OverridableField
+from vocable.contracts.conversation import (
+    OVERRIDABLE,
+    CallTools,
+    ConversationSettings,
+    OverridableField,
+)
 from vocable.contracts.fields import (
     Greeting,
     HttpUrlStr,
@@ -73,6 +78,7 @@ class AgentCreate(AgentBase):
     variable_defaults: VariableDefaults = Field(default_factory=dict)
     """Values for ``{{variables}}`` a session's ``metadata`` leaves out."""
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    call_tools: CallTools = Field(default_factory=CallTools)
     session_overrides: SessionOverrides = Field(default_factory=lambda: list(OVERRIDABLE))
     """What a session request may override; anything else is refused with a 403."""
 
@@ -102,4 +108,6 @@ class AgentUpdate(AgentBase):
     variable_defaults: VariableDefaults | None = None
     conversation: ConversationSettings | None = None
     """Only the settings given change; the others keep their saved values."""
+    call_tools: CallTools | None = None
+    """As ``conversation``: only what is given changes."""
     session_overrides: SessionOverrides | None = None

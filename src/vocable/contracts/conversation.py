@@ -4,7 +4,7 @@ honoured by the worker."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -65,11 +65,66 @@ class ConversationSettings(BaseModel):
     """The most tokens one reply may have (a spoken reply of 160 tokens is ~45 s)."""
 
 
-def merged(saved: dict[str, object], change: ConversationSettings) -> ConversationSettings:
-    """``saved`` settings with the fields ``change`` was given (an update names only what
-    it changes; ``null`` is a value, e.g. no silence timeout)."""
-    base = ConversationSettings.model_validate(saved)
-    return base.model_copy(update={name: getattr(change, name) for name in change.model_fields_set})
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), NoNul
+]
+"""What the LLM reads about a tool: when to call it."""
+
+END_CALL_DESCRIPTION = (
+    "End the call. Call it only when the caller clearly says they are done (for example "
+    "'that is all, bye'), never when they ask to wait or are unsure. Say nothing else."
+)
+TRANSFER_DESCRIPTION = (
+    "Hand the caller over to a human colleague. Call it when the caller asks for a person, "
+    "or when you cannot help them. Give the reason and a one-sentence summary of the call."
+)
+
+
+class EndCallTool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    description: Description = END_CALL_DESCRIPTION
+
+
+class TransferTool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    description: Description = TRANSFER_DESCRIPTION
+    message: Line = "Let me connect you with a colleague. One moment, please."
+    """What the agent says before handing over (then the call ends as ``transferred``)."""
+
+
+class CallTools(BaseModel):
+    """Tools every agent can switch on: no server of the business needed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    end_call: EndCallTool = Field(default_factory=EndCallTool)
+    transfer_to_human: TransferTool = Field(default_factory=TransferTool)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def merged(saved: dict[str, Any], change: M) -> M:
+    """``saved`` settings with the fields ``change`` was given, nested models field by
+    field (an update names only what it changes; ``null`` is a value, e.g. no silence
+    timeout)."""
+    base = type(change).model_validate(saved)
+    return _merge(base, change)
+
+
+def _merge(base: M, change: M) -> M:
+    update: dict[str, Any] = {}
+    for name in change.model_fields_set:
+        new = getattr(change, name)
+        old = getattr(base, name)
+        update[name] = (
+            _merge(old, new) if isinstance(new, BaseModel) and isinstance(old, BaseModel) else new
+        )
+    return base.model_copy(update=update)
 
 
 OverridableField = Literal["system_prompt", "greeting", "language", "voice", "variables"]

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from vocable.contracts.conversation import CallTools, ConversationSettings
 from vocable.contracts.fields import (
     Greeting,
     HttpUrlStr,
@@ -84,6 +85,10 @@ class SessionConfig(BaseModel):
     origin_url: str | None = None
     text_only: bool = False
     """Chat without audio: the agent neither listens to nor speaks in the room."""
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    """The agent's conversation settings when the session was created (rows written
+    before they existed read as the defaults)."""
+    call_tools: CallTools = Field(default_factory=CallTools)
 
     def stored(self) -> dict[str, Any]:
         """The JSON kept in the session row."""

@@ -181,6 +181,8 @@ class Agent(Base):
     variable_defaults: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     conversation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """``contracts.conversation.ConversationSettings``; ``{}``: every default."""
+    call_tools: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """``contracts.conversation.CallTools``: end the call, transfer to a human."""
     session_overrides: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: ["system_prompt", "greeting", "language", "voice", "variables"]
     )

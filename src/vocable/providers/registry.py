@@ -33,6 +33,14 @@ class Engines:
     vad: vad.VAD
 
 
+@dataclass(frozen=True)
+class LlmOptions:
+    """A call's sampling settings (the agent's conversation settings)."""
+
+    temperature: float = 0.4
+    max_tokens: int = 160
+
+
 def is_english(language: str) -> bool:
     return language.split("-")[0].lower() == "en"
 
@@ -98,11 +106,17 @@ class EngineFactory:
         whisper = whisper_stt.WhisperSTT(model=model, language=language, beam_size=beam)
         return whisper_stream.StreamingWhisperSTT(whisper=whisper, vad=self.phrase_vad)
 
-    def llm_for(self, name: str) -> llm.LLM[Any]:
+    def llm_for(self, name: str, options: LlmOptions | None = None) -> llm.LLM[Any]:
+        options = options or LlmOptions()
         if name == "openai-compatible":
             from livekit.plugins import openai
 
-            return openai.LLM(model=self._settings.openai_llm_model, **self._openai_client_args())
+            return openai.LLM(
+                model=self._settings.openai_llm_model,
+                temperature=options.temperature,
+                max_completion_tokens=options.max_tokens,
+                **self._openai_client_args(),
+            )
         from vocable.providers import gguf_weights, llama_llm
 
         with self._lock:
@@ -114,7 +128,13 @@ class EngineFactory:
                 n_threads=self._settings.llm_threads,
                 contexts=self._settings.llm_contexts,
             )
-        return llama_llm.LlamaLLM(model=model, model_name=name, release=release)
+        return llama_llm.LlamaLLM(
+            model=model,
+            model_name=name,
+            release=release,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+        )
 
     def tts_for(self, name: str, language: str) -> tts.TTS[Any]:
         if name == "openai-compatible":
@@ -143,14 +163,24 @@ class EngineFactory:
             llm_engine=config.llm_engine,
             tts_engine=config.tts_engine,
             language=config.language,
+            llm_options=LlmOptions(
+                temperature=config.conversation.temperature,
+                max_tokens=config.conversation.max_reply_tokens,
+            ),
         )
 
     def build_for(
-        self, *, stt_engine: str, llm_engine: str, tts_engine: str, language: str
+        self,
+        *,
+        stt_engine: str,
+        llm_engine: str,
+        tts_engine: str,
+        language: str,
+        llm_options: LlmOptions | None = None,
     ) -> Engines:
         return Engines(
             stt=self.stt_for(stt_engine, language),
-            llm=self.llm_for(llm_engine),
+            llm=self.llm_for(llm_engine, llm_options),
             tts=self.tts_for(tts_engine, language),
             vad=self.vad,
         )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
 from vocable.contracts import variables
+from vocable.contracts.conversation import CallTools, ConversationSettings
 from vocable.contracts.errors import (
     ForbiddenError,
     InvalidError,
@@ -67,6 +68,8 @@ def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) ->
         metadata=req.metadata or {},
         origin_url=req.origin_url,
         text_only=bool(req.text_only),
+        conversation=ConversationSettings.model_validate(agent.conversation or {}),
+        call_tools=CallTools.model_validate(agent.call_tools or {}),
     )
 
 

@@ -138,6 +138,7 @@ class ChatBridge:
 
     def _answer(self, text: str, *, echo: bool = True) -> None:
         try:
+            self._session.reset_away_timer()  # typing is being there (silence timeout)
             self._session.interrupt()
             self._session.generate_reply(user_input=text.strip())
         except RuntimeError:

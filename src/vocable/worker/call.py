@@ -17,12 +17,14 @@ from livekit.agents.llm import ChatContext
 from livekit.agents.voice import room_io
 from livekit.agents.voice.events import AgentStateChangedEvent, CloseEvent
 
+from vocable.contracts.conversation import ConversationSettings
 from vocable.contracts.sessions import WorkerSessionConfig
 from vocable.providers.llama_llm import LlamaLLM
 from vocable.providers.registry import EngineFactory, Engines
 from vocable.providers.speech_chunks import speaks_first_clause
 from vocable.worker.bridge import ChatBridge
 from vocable.worker.channel import WorkerChannel
+from vocable.worker.conversation import Conversation
 from vocable.worker.knowledge import knowledge_agent
 from vocable.worker.tools import CallTools, call_tools
 from vocable.worker.voice import call_voice
@@ -51,7 +53,11 @@ def instructions_for(config: WorkerSessionConfig) -> str:
     return f"{prompt}\n\n{style}" if prompt else style
 
 
-def build_session(engines: Engines) -> AgentSession[None]:
+def build_session(
+    engines: Engines, conversation: ConversationSettings | None = None
+) -> AgentSession[None]:
+    """The framework's session with the agent's interruption and silence settings."""
+    conversation = conversation or ConversationSettings()
     return AgentSession(
         stt=engines.stt,
         llm=engines.llm,
@@ -63,10 +69,16 @@ def build_session(engines: Engines) -> AgentSession[None]:
             # adaptive modes are LiveKit Cloud only)
             "turn_detection": "vad",
             "endpointing": {"min_delay": 0.35, "max_delay": 2.0},
-            "interruption": {"enabled": True, "mode": "vad", "min_duration": 0.4},
+            "interruption": {
+                "enabled": conversation.interruptions,
+                "mode": "vad",
+                "min_duration": conversation.interruption_min_seconds,
+                "min_words": conversation.interruption_min_words,
+            },
             "preemptive_generation": {"enabled": False},
         },
-        user_away_timeout=None,
+        # the caller's silence: Conversation reminds, then hangs up
+        user_away_timeout=conversation.silence_timeout_seconds,
     )
 
 
@@ -178,13 +190,20 @@ class Call:
             config, base=engines.tts, channel=self._channel, settings=self._factory.settings
         )
         self.engines = dataclasses.replace(engines, tts=speaks_first_clause(self.voice.tts))
-        self.session = build_session(self.engines)
+        self.session = build_session(self.engines, config.conversation)
         self.bridge = ChatBridge(
             room=self._ctx.room,
             session=self.session,
             channel=self._channel,
             session_id=self._session_id,
             caller_identity=config.participant_identity,
+        )
+        self.conversation = Conversation(
+            config.conversation,
+            config.call_tools,
+            session=self.session,
+            publish_event=self.bridge.publish_event,
+            end=self._end,
         )
         self.instructions = instructions_for(config)
         self.agent = knowledge_agent(
@@ -194,7 +213,8 @@ class Call:
             session_id=self._session_id,
             searchable=config.has_knowledge,
             held=self.bridge.held,
-            greeting=config.greeting.strip(),
+            greeting=config.greeting.strip() if self.conversation.greets_first else "",
+            ends_on=self.conversation.ends_on if config.conversation.end_call_phrases else None,
         )
         self.tools: CallTools | None = None
 
@@ -230,6 +250,7 @@ class Call:
         config = self.config
         self.session.on("close", self._on_close)
         self.session.on("agent_state_changed", self._on_agent_state)
+        self.conversation.attach()
         await self.session.start(
             agent=self.agent,
             room=self._ctx.room,
@@ -253,13 +274,10 @@ class Call:
         )
         # MCP: a server that is down is skipped
         self.tools = await call_tools(config, factory=self._factory)
-        await self.agent.update_tools(self.tools.tools)
+        tools = [*self.conversation.tools(), *self.tools.tools]
+        await self.agent.update_tools(tools)
         self.bridge.start()
-        self._spawn(
-            warm_prompt_cache(
-                self.engines, self.instructions, self.tools.tools, after=self._speaking
-            )
-        )
+        self._spawn(warm_prompt_cache(self.engines, self.instructions, tools, after=self._speaking))
 
     async def converse(self) -> None:
         """Until the call ends, or its maximum duration passes."""
@@ -274,12 +292,14 @@ class Call:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*self._reports, return_exceptions=True)
+        await self.conversation.aclose()
         await self.bridge.drain()
         await self.session.aclose()
         await self.bridge.drain()
         usage = usage_summary(self.session, self.bridge)
         usage["knowledge"] = self.agent.usage()
         usage["voice"] = self.voice.usage()
+        usage["conversation"] = self.conversation.usage()
         if self.tools is not None:
             usage["tools"] = self.tools.usage()
             await self.tools.aclose()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +132,13 @@ class KnowledgeAgent(Agent):
         searchable: bool = True,
         held: HeldMessages | None = None,
         greeting: str = "",
+        ends_on: Callable[[str], bool] | None = None,
     ) -> None:
+        """``ends_on`` sees each caller message before the LLM does; when it says the
+        message ends the call (an end-call phrase), the LLM does not answer it."""
         super().__init__(instructions=instructions)
+        self._ends_on = ends_on
+        self._checked: set[str] = set()
         self._retriever = retriever
         self._searchable = searchable
         self._held = held
@@ -143,7 +148,7 @@ class KnowledgeAgent(Agent):
     async def on_enter(self) -> None:
         """The agent has joined the call: it greets the caller (who may cut in)."""
         if self._greeting:
-            self.session.say(self._greeting, allow_interruptions=True)
+            self.session.say(self._greeting)  # interruptible as the agent's settings say
 
     async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
         """A spoken turn takes along what the caller typed while saying it (one reply
@@ -158,9 +163,20 @@ class KnowledgeAgent(Agent):
     async def llm_node(
         self, chat_ctx: ChatContext, tools: list[Tool], model_settings: ModelSettings
     ) -> AsyncIterable[Any]:
+        if self._ends_call(chat_ctx):
+            return
         await self._add_passages(chat_ctx)
         async for chunk in Agent.default.llm_node(self, chat_ctx, tools, model_settings):
             yield chunk
+
+    def _ends_call(self, chat_ctx: ChatContext) -> bool:
+        if self._ends_on is None:
+            return False
+        users = [m for m in chat_ctx.items if isinstance(m, ChatMessage) and m.role == "user"]
+        if not users or users[-1].id in self._checked:
+            return False  # a generation after a tool result: the message was checked
+        self._checked.add(users[-1].id)
+        return self._ends_on(users[-1].text_content or "")
 
     async def _add_passages(self, chat_ctx: ChatContext) -> None:
         if not self._searchable:
@@ -188,6 +204,7 @@ def knowledge_agent(
     searchable: bool = True,
     held: HeldMessages | None = None,
     greeting: str = "",
+    ends_on: Callable[[str], bool] | None = None,
 ) -> KnowledgeAgent:
     """The call's agent with retrieval over the worker channel's authenticated client."""
     settings = factory.settings
@@ -196,6 +213,7 @@ def knowledge_agent(
         searchable=searchable,
         held=held,
         greeting=greeting,
+        ends_on=ends_on,
         retriever=KnowledgeRetriever(
             http=channel.http,
             session_id=session_id,

@@ -1,4 +1,4 @@
-"""agents: conversation settings and which fields a session may override
+"""agents: conversation settings, built-in call tools and which fields a session may override
 
 Revision ID: 0013
 Revises: 0012
@@ -20,6 +20,7 @@ ALL_OVERRIDES = '["system_prompt", "greeting", "language", "voice", "variables"]
 def upgrade() -> None:
     with op.batch_alter_table("agents") as batch:
         batch.add_column(sa.Column("conversation", sa.JSON(), nullable=False, server_default="{}"))
+        batch.add_column(sa.Column("call_tools", sa.JSON(), nullable=False, server_default="{}"))
         batch.add_column(
             sa.Column("session_overrides", sa.JSON(), nullable=False, server_default=ALL_OVERRIDES)
         )
@@ -28,4 +29,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("agents") as batch:
         batch.drop_column("session_overrides")
+        batch.drop_column("call_tools")
         batch.drop_column("conversation")
