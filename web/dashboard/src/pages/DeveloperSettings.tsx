@@ -299,7 +299,7 @@ export function DeveloperSettings() {
         ) : null}
         {keys.state === "ready" && keys.data.length > 0 ? (
           <div className="table-wrap">
-            <table className="table">
+            <table className="table key-table">
               <caption className="visually-hidden">API keys</caption>
               <thead>
                 <tr>
