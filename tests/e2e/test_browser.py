@@ -150,6 +150,10 @@ def test_operator_creates_a_key_and_an_agent_in_the_dashboard(
     assert agent.json()["llm_engine"] == TEST_LLM
     calls = httpx.get(f"{browserland.api.url}/api/sessions", headers=headers).json()
     assert calls and calls[0]["agent_id"] == created["agentId"]  # the try-it call
+    # the operator gave the key only sessions and reading agents and calls
+    url = f"{browserland.api.url}/api/agents/{created['agentId']}"
+    refused = httpx.delete(url, headers=headers)
+    assert refused.status_code == 403 and refused.json()["code"] == "insufficient_scope"
 
 
 def test_customer_page_holds_a_voice_and_text_call(

@@ -82,7 +82,9 @@ class Seen:
         label = f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}"
         self.responses.append((label, resp, may_hold))
         if resp.status_code == 200 and "token" in resp.text:
-            data = resp.json().get("data") or {}
+            # a list (GET /api/agents: "max_reply_tokens") holds no session token
+            body = resp.json()
+            data = (body.get("data") or {}) if isinstance(body, dict) else {}
             if isinstance(data, dict) and "token" in data:
                 self.tokens.append(str(data["token"]))
         return resp

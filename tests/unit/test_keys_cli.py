@@ -69,3 +69,30 @@ def test_with_two_organisations_the_cli_names_them_and_lists_keys_and_agents(
         CliRunner().invoke(app, ["agents", "list", "--org", str(second["org_id"]), "--json"]).output
     )
     assert [a["name"] for a in agents] == ["Nurse"]
+
+
+def test_keys_create_makes_a_sessions_only_key_unless_scopes_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOCABLE_DATA_DIR", str(tmp_path))
+    run("admin", "create", "--email", "ops@example.com")
+    agent = run("agents", "create", "--name", "Ada")
+    default = run("keys", "create", "--name", "backend")
+    assert default["scopes"] == ["sessions:create"] and default["agent_ids"] == []
+    full = run("keys", "create", "--name", "ops", "--scope", "admin")
+    assert full["scopes"] == ["admin"]
+    limited = run(
+        "keys", "create", "--scope", "calls:read", "--scope", "sessions:create",
+        "--agent", str(agent["id"]),
+    )  # fmt: skip
+    assert limited["scopes"] == ["sessions:create", "calls:read"]
+    assert limited["agent_ids"] == [agent["id"]]
+    rotated = run("keys", "rotate", str(limited["id"]))
+    listed = CliRunner().invoke(app, ["keys", "list"])
+    assert "sessions:create calls:read" in listed.output and str(agent["id"]) in listed.output
+    assert str(rotated["key"]) not in listed.output
+
+    bad = CliRunner().invoke(app, ["keys", "create", "--scope", "agents:delete"])
+    assert bad.exit_code == 2 and "scopes: unknown scope 'agents:delete'" in bad.output
+    stranger = CliRunner().invoke(app, ["keys", "create", "--agent", "agt_nope"])
+    assert stranger.exit_code == 2 and "agent_ids: entry 1" in stranger.output

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from vocable import audit
 from vocable.audit import Actor
 from vocable.contracts.errors import ConflictError, InvalidError, NotFoundError
-from vocable.db.models import ApiKey, Organization, User
+from vocable.contracts.scopes import FULL_ACCESS, MAX_AGENT_IDS, normalise_scopes
+from vocable.db.models import Agent, ApiKey, Organization, User
 from vocable.ids import new_id
 from vocable.security.passwords import hash_password, password_problem
 from vocable.security.tokens import display_prefix, hash_secret, new_api_key
@@ -219,6 +220,29 @@ def address_allowed(row: ApiKey, address: IpAddress | None) -> bool:
     return any(address in ipaddress.ip_network(net) for net in row.allowed_ips)
 
 
+def check_scopes(values: Sequence[str]) -> list[str]:
+    """Known scopes in their listed order (``AccountError`` naming ``scopes`` otherwise)."""
+    try:
+        return list(normalise_scopes(values))
+    except ValueError as e:
+        raise AccountError(str(e), field="scopes") from None
+
+
+def check_agent_ids(db: Session, org_id: str, values: Sequence[str]) -> list[str]:
+    """De-duplicated ids of this organisation's agents; the message names the entry."""
+    if len(values) > MAX_AGENT_IDS:
+        raise AccountError(f"at most {MAX_AGENT_IDS} agents", field="agent_ids")
+    out = list(dict.fromkeys(values))
+    if out:
+        found = set(db.scalars(select(Agent.id).where(Agent.org_id == org_id, Agent.id.in_(out))))
+        for i, value in enumerate(values, start=1):
+            if value not in found:
+                raise AccountError(
+                    f"entry {i} is not an agent of this organisation", field="agent_ids"
+                )
+    return out
+
+
 @dataclass(frozen=True, repr=False)
 class CreatedKey:
     row: ApiKey
@@ -234,6 +258,8 @@ def _new_key_row(
     expires_at: datetime | None,
     allowed_origins: Sequence[str],
     allowed_ips: Sequence[str],
+    scopes: Sequence[str],
+    agent_ids: Sequence[str],
     rotated_from: str | None = None,
 ) -> CreatedKey:
     secret = new_api_key()
@@ -248,6 +274,8 @@ def _new_key_row(
         rotated_from=rotated_from,
         allowed_origins=check_allowed_origins(allowed_origins),
         allowed_ips=check_allowed_ips(allowed_ips),
+        scopes=list(scopes),
+        agent_ids=list(agent_ids),
         refused_count=0,
     )
     return CreatedKey(row=row, secret=secret)
@@ -262,11 +290,19 @@ def create_api_key(
     expires_at: datetime | None = None,
     allowed_origins: Sequence[str] = (),
     allowed_ips: Sequence[str] = (),
+    scopes: Sequence[str] = FULL_ACCESS,
+    agent_ids: Sequence[str] = (),
     actor: Actor | None = None,
 ) -> CreatedKey:
-    """A new key (its secret returned once), recorded as ``key.created`` in one commit."""
+    """A new key (its secret returned once), recorded as ``key.created`` in one commit.
+
+    ``scopes`` defaults to full access (``admin``), what every key was before scopes;
+    ``agent_ids`` empty: every agent of the organisation.
+    """
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise AccountError("expires_at must be in the future", field="expires_at")
+    scopes = check_scopes(scopes)
+    agent_ids = check_agent_ids(db, org_id, agent_ids)
     created = _new_key_row(
         org_id=org_id,
         name=name,
@@ -274,9 +310,18 @@ def create_api_key(
         expires_at=expires_at,
         allowed_origins=allowed_origins,
         allowed_ips=allowed_ips,
+        scopes=scopes,
+        agent_ids=agent_ids,
     )
     db.add(created.row)
-    audit.record(db, org_id=org_id, actor=actor, action="key.created", target_id=created.row.id)
+    audit.record(
+        db,
+        org_id=org_id,
+        actor=actor,
+        action="key.created",
+        target_id=created.row.id,
+        details={"scopes": list(scopes), "agent_ids": list(agent_ids)},
+    )
     db.commit()
     return created
 
@@ -303,7 +348,7 @@ def rotate_api_key(
     expires_at: datetime | None = None,
     actor: Actor | None = None,
 ) -> RotatedKey | None:
-    """Replace a usable key with a new one of the same name and allow-lists.
+    """Replace a usable key with a new one of the same name, allow-lists, scopes and agents.
 
     The old key keeps working for ``grace_seconds`` (0: revoked now), never longer than
     it would have anyway. ``None`` when the key is not this organisation's; a revoked,
@@ -331,6 +376,8 @@ def rotate_api_key(
         expires_at=expires_at,
         allowed_origins=old.allowed_origins,
         allowed_ips=old.allowed_ips,
+        scopes=old.scopes,
+        agent_ids=old.agent_ids,
         rotated_from=old.id,
     )
     if grace_seconds == 0:
@@ -359,20 +406,30 @@ def update_api_key(
     name: str | None = None,
     allowed_origins: Sequence[str] | None = None,
     allowed_ips: Sequence[str] | None = None,
+    scopes: Sequence[str] | None = None,
+    agent_ids: Sequence[str] | None = None,
     actor: Actor | None = None,
 ) -> ApiKey | None:
-    """Rename a key or replace its allow-lists (``None``: unchanged; ``[]``: no limit)."""
+    """Rename a key or replace its allow-lists, scopes or agents (``None``: unchanged;
+    ``[]``: no limit, except for ``scopes``, which cannot be empty)."""
     row = get_org_key(db, org_id=org_id, key_id=key_id)
     if row is None:
         return None
     if not key_is_usable(row):
         raise KeyStateError("this key is revoked or expired")
+    # checked before anything changes: the agents' query would flush (and so forget) the
+    # changes the audit event names
+    agents = check_agent_ids(db, org_id, agent_ids) if agent_ids is not None else None
     if name is not None:
         row.name = name
     if allowed_origins is not None:
         row.allowed_origins = check_allowed_origins(allowed_origins)
     if allowed_ips is not None:
         row.allowed_ips = check_allowed_ips(allowed_ips)
+    if scopes is not None:
+        row.scopes = check_scopes(scopes)
+    if agents is not None:
+        row.agent_ids = agents
     fields = audit.changed_fields(row)
     if fields:
         audit.record(
@@ -381,7 +438,11 @@ def update_api_key(
             actor=actor,
             action="key.updated",
             target_id=row.id,
-            details={"fields": fields},
+            # the grant itself is no secret: who widened a key is worth seeing
+            details={
+                "fields": fields,
+                **{name: getattr(row, name) for name in ("scopes", "agent_ids") if name in fields},
+            },
         )
     db.commit()
     return row

@@ -83,10 +83,12 @@ def require_org_agent(db: Session, *, org_id: str, agent_id: str) -> Agent:
     return agent
 
 
-def list_agents(db: Session, *, org_id: str) -> list[Agent]:
-    return list(
-        db.scalars(select(Agent).where(Agent.org_id == org_id).order_by(Agent.created_at.desc()))
-    )
+def list_agents(db: Session, *, org_id: str, agent_ids: list[str] | None = None) -> list[Agent]:
+    """The organisation's agents, newest first (only ``agent_ids`` when given)."""
+    query = select(Agent).where(Agent.org_id == org_id)
+    if agent_ids is not None:
+        query = query.where(Agent.id.in_(agent_ids))
+    return list(db.scalars(query.order_by(Agent.created_at.desc())))
 
 
 _NULLABLE = frozenset({"reference_audio_url", "voice_model"})

@@ -20,6 +20,7 @@ from vocable.accounts.service import IpAddress, address_allowed, key_is_usable, 
 from vocable.api.admission import Admission
 from vocable.api.errors import ApiError
 from vocable.audit import Actor
+from vocable.contracts.scopes import KeyAccess, Scope
 from vocable.db.models import ApiKey, LoginSession, User
 from vocable.platform import Platform
 from vocable.security.tokens import constant_time_equal, hash_secret, looks_like_api_key
@@ -96,6 +97,29 @@ class Principal:
     org_id: str
     user: User | None = None
     api_key: ApiKey | None = None
+
+    @property
+    def access(self) -> KeyAccess | None:
+        """The key's scopes and agents; ``None`` for a dashboard user (their role decides)."""
+        if self.api_key is None:
+            return None
+        return KeyAccess.of(self.api_key.scopes, self.api_key.agent_ids)
+
+    def require_agent(self, agent_id: str) -> None:
+        """403 ``agent_not_allowed`` for a key limited to other agents."""
+        if (access := self.access) is not None:
+            access.require_agent(agent_id)
+
+    def require_all_agents(self) -> None:
+        """403 ``agent_not_allowed`` for a key limited to some agents (org-wide routes)."""
+        if (access := self.access) is not None:
+            access.require_all_agents()
+
+    @property
+    def agent_ids(self) -> list[str] | None:
+        """The agents a listing may show: ``None`` for all of the organisation's."""
+        access = self.access
+        return sorted(access.agent_ids) if access is not None and access.limited else None
 
 
 def _unauthorised(message: str) -> ApiError:
@@ -253,6 +277,57 @@ ApiKeyDep = Annotated[ApiKey, Depends(get_api_key)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 WorkerDep = Annotated[None, Depends(get_worker)]
+
+
+# --- scopes: every route an API key reaches declares one (tests/unit/test_route_scopes.py)
+
+
+@dataclass(frozen=True)
+class RequireScope:
+    """A dashboard user or an API key holding ``scope`` (else 403 ``insufficient_scope``).
+
+    Routes take the principal through one of the aliases below, never ``PrincipalDep``
+    alone; frozen, so FastAPI resolves it once per request like any dependency.
+    ``org_wide``: the route reaches what belongs to no one agent (the voice library,
+    webhooks), so a key limited to agents is refused (403 ``agent_not_allowed``); other
+    routes check the agent they touch, or filter a listing to the key's agents.
+    """
+
+    scope: Scope
+    org_wide: bool = False
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        if (access := principal.access) is not None:
+            access.require(self.scope)
+            if self.org_wide:
+                access.require_all_agents()
+        return principal
+
+
+@dataclass(frozen=True)
+class RequireKeyScope:
+    """An API key (only; the session endpoint) holding ``scope``."""
+
+    scope: Scope
+
+    def __call__(self, key: ApiKeyDep) -> ApiKey:
+        KeyAccess.of(key.scopes, key.agent_ids).require(self.scope)
+        return key
+
+
+SessionsCreate = Annotated[ApiKey, Depends(RequireKeyScope("sessions:create"))]
+AgentsRead = Annotated[Principal, Depends(RequireScope("agents:read"))]
+AgentsWrite = Annotated[Principal, Depends(RequireScope("agents:write"))]
+CallsRead = Annotated[Principal, Depends(RequireScope("calls:read"))]
+CallsWrite = Annotated[Principal, Depends(RequireScope("calls:write"))]
+KnowledgeRead = Annotated[Principal, Depends(RequireScope("knowledge:read"))]
+KnowledgeWrite = Annotated[Principal, Depends(RequireScope("knowledge:write"))]
+McpRead = Annotated[Principal, Depends(RequireScope("mcp:read"))]
+McpWrite = Annotated[Principal, Depends(RequireScope("mcp:write"))]
+VoicesRead = Annotated[Principal, Depends(RequireScope("voices:read", org_wide=True))]
+VoicesWrite = Annotated[Principal, Depends(RequireScope("voices:write", org_wide=True))]
+WebhooksRead = Annotated[Principal, Depends(RequireScope("webhooks:read", org_wide=True))]
+WebhooksWrite = Annotated[Principal, Depends(RequireScope("webhooks:write", org_wide=True))]
 
 
 def request_ip(request: Request, platform: Platform) -> str | None:

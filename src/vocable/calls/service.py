@@ -26,12 +26,20 @@ class CallNotFound(NotFoundError):
 
 
 def list_calls(
-    db: Session, *, org_id: str, agent_id: str | None = None, limit: int = 50
+    db: Session,
+    *,
+    org_id: str,
+    agent_id: str | None = None,
+    agent_ids: list[str] | None = None,
+    limit: int = 50,
 ) -> list[VoiceSession]:
-    """The organisation's calls, newest first, optionally for one agent."""
+    """The organisation's calls, newest first, optionally for one agent (or only those of
+    ``agent_ids``, a limited key's agents)."""
     query = select(VoiceSession).where(VoiceSession.org_id == org_id)
     if agent_id is not None:
         query = query.where(VoiceSession.agent_id == agent_id)
+    if agent_ids is not None:
+        query = query.where(VoiceSession.agent_id.in_(agent_ids))
     return list(db.scalars(query.order_by(VoiceSession.created_at.desc()).limit(limit)))
 
 

@@ -18,6 +18,7 @@ from vocable.agents.service import create_agent, list_agents
 from vocable.audit import SYSTEM
 from vocable.contracts.agents import AgentCreate
 from vocable.contracts.errors import DomainError
+from vocable.contracts.scopes import SCOPES, SESSIONS_ONLY
 from vocable.data_dir import PRIVATE_UMASK
 from vocable.db.migrate import upgrade_to_head
 from vocable.db.models import Agent, ApiKey, Organization, User
@@ -226,21 +227,44 @@ def admin_list(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "default",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help=f"What the key may do (repeat for several): {', '.join(SCOPES)}. "
+            "Default: sessions:create only; --scope admin for full access.",
+        ),
+    ] = None,
+    agent: Annotated[
+        list[str] | None,
+        typer.Option("--agent", help="Limit the key to this agent id (repeat for several)."),
+    ] = None,
     org: OrgOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API key; the full key is printed once and never again."""
     platform = _platform()
     with platform.sessions() as db:
-        created = accounts.create_api_key(
-            db, org_id=_resolve_org(db, org), name=name, created_by=None
-        )
+        try:
+            created = accounts.create_api_key(
+                db,
+                org_id=_resolve_org(db, org),
+                name=name,
+                created_by=None,
+                scopes=scope or SESSIONS_ONLY,
+                agent_ids=agent or [],
+                actor=SYSTEM,
+            )
+        except accounts.AccountError as exc:
+            _fail(f"{exc.errors[0]['field']}: {exc}")
         payload = {
             "id": created.row.id,
             "name": name,
             "key": created.secret,
             "prefix": created.row.prefix,
             "org_id": created.row.org_id,
+            "scopes": created.row.scopes,
+            "agent_ids": created.row.agent_ids,
         }
     _emit(as_json, payload, f"{created.secret}\n(shown once; store it in your backend's secrets)")
 
@@ -257,13 +281,15 @@ def keys_list(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
                 "name": key.name,
                 "prefix": key.prefix,
                 "state": accounts.key_state(key),
+                "scopes": " ".join(key.scopes),
+                "agents": " ".join(key.agent_ids) or "all",
                 "last_used_at": key.last_used_at.isoformat(timespec="seconds")
                 if key.last_used_at
                 else None,
             }
             for key in db.scalars(query.order_by(ApiKey.created_at.desc()))
         ]
-    _table(as_json, rows, ["id", "name", "prefix", "state", "last_used_at"])
+    _table(as_json, rows, ["id", "name", "prefix", "state", "scopes", "agents", "last_used_at"])
 
 
 @keys_app.command("revoke")

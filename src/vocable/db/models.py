@@ -152,6 +152,10 @@ class ApiKey(Base):
     refused_count: Mapped[int] = mapped_column(Integer, default=0)
     """Requests with this key refused by its allow-lists."""
     last_refused_at: Mapped[datetime | None] = mapped_column(default=None)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["admin"])
+    """``contracts.scopes.Scope`` values; ``["admin"]``: full access (every key before 0014)."""
+    agent_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The agents this key may reach; empty: every agent of the organisation."""
 
 
 class Agent(Base):

@@ -20,6 +20,23 @@ export interface User {
   role: string;
 }
 
+/** What an API key may do (docs/api.md, "API key scopes"); `admin` holds every scope. */
+export type Scope =
+  | "sessions:create"
+  | "agents:read"
+  | "agents:write"
+  | "calls:read"
+  | "calls:write"
+  | "knowledge:read"
+  | "knowledge:write"
+  | "mcp:read"
+  | "mcp:write"
+  | "voices:read"
+  | "voices:write"
+  | "webhooks:read"
+  | "webhooks:write"
+  | "admin";
+
 export interface ApiKey {
   id: string;
   name: string;
@@ -27,6 +44,15 @@ export interface ApiKey {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  scopes: Scope[];
+  /** The agents the key may reach; empty: every agent. */
+  agent_ids: string[];
+}
+
+export interface ApiKeyCreate {
+  name: string;
+  scopes: Scope[];
+  agent_ids: string[];
 }
 
 /** The create response: the only time the full `sk_…` secret is returned. */
@@ -378,8 +404,8 @@ export function listKeys(): Promise<ApiKey[]> {
   return request("GET", "/api/keys");
 }
 
-export function createKey(name: string): Promise<ApiKeyCreated> {
-  return request("POST", "/api/keys", { json: { name } });
+export function createKey(body: ApiKeyCreate): Promise<ApiKeyCreated> {
+  return request("POST", "/api/keys", { json: body });
 }
 
 export function revokeKey(id: string): Promise<ApiKey> {

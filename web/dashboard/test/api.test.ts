@@ -18,12 +18,12 @@ describe("api client", () => {
   it("sends the CSRF cookie's value in x-csrf-token on writes, with same-origin credentials", async () => {
     document.cookie = "vocable_csrf=tok%2Ben";
     const api = fakeApi({ "POST /api/keys": { status: 201, body: { id: "key_1", key: "sk_x" } } });
-    await createKey("Backend");
+    await createKey({ name: "Backend", scopes: ["sessions:create"], agent_ids: [] });
     const [req] = api.received;
     expect(req?.headers["x-csrf-token"]).toBe("tok+en");
     expect(req?.headers["content-type"]).toBe("application/json");
     expect(req?.credentials).toBe("same-origin");
-    expect(req?.body).toEqual({ name: "Backend" });
+    expect(req?.body).toEqual({ name: "Backend", scopes: ["sessions:create"], agent_ids: [] });
   });
 
   it("sends no CSRF header on reads", async () => {

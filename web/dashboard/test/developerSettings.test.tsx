@@ -11,7 +11,13 @@ const KEY = {
   created_at: "2025-01-02T10:00:00Z",
   last_used_at: null,
   revoked_at: null,
+  scopes: ["sessions:create"],
+  agent_ids: [],
 };
+const AGENTS = [
+  { id: "agt_1", name: "Receptionist" },
+  { id: "agt_2", name: "Sales" },
+];
 const SECRET = "sk_live_abcdefghijklmnopqrstuvwxyz0123456789";
 
 describe("developer settings", () => {
@@ -44,6 +50,72 @@ describe("developer settings", () => {
     await screen.findByText("sk_live_ab…", undefined, { timeout: 5000 });
     expect(screen.queryByTestId("new-key-secret")).toBeNull();
     expect(document.body.textContent).not.toContain(SECRET);
+  });
+
+  it("creates a sessions-only key by default and shows each key's permissions and agents", async () => {
+    let keys: unknown[] = [{ ...KEY, id: "key_0", name: "Ops", prefix: "sk_ops", scopes: ["admin"] }];
+    const api = fakeApi({
+      "GET /api/auth/me": USER,
+      "GET /api/agents": AGENTS,
+      "GET /api/keys": () => keys,
+      "POST /api/keys": (req) => {
+        const body = req.body as { name: string; scopes: string[]; agent_ids: string[] };
+        const row = { ...KEY, id: `key_${keys.length + 1}`, ...body };
+        keys = [row, ...keys];
+        return { status: 201, body: { ...row, key: SECRET } };
+      },
+    });
+    window.history.replaceState(null, "", "/settings?tab=developer");
+    render(<App />);
+    expect(await screen.findByText("Full access", { selector: "td span" })).toBeTruthy();
+    const sessions = screen.getByRole("checkbox", { name: /Create sessions/ }) as HTMLInputElement;
+    expect(sessions.checked).toBe(true);
+    expect((screen.getByRole("checkbox", { name: /Read calls/ }) as HTMLInputElement).checked).toBe(false);
+    expect((screen.getByRole("radio", { name: /All agents/ }) as HTMLInputElement).checked).toBe(true);
+
+    fireEvent.change(screen.getByLabelText("Key name"), { target: { value: "Website" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create key" }));
+    await screen.findByTestId("new-key-secret");
+    expect(api.find("POST", "/api/keys")[0]?.body).toEqual({ name: "Website", scopes: ["sessions:create"], agent_ids: [] });
+    expect(await screen.findByText("Create sessions only")).toBeTruthy();
+
+    // a second key: reads calls too, limited to one agent
+    fireEvent.change(screen.getByLabelText("Key name"), { target: { value: "Reports" } });
+    fireEvent.click(screen.getByRole("checkbox", { name: /Read calls/ }));
+    fireEvent.click(screen.getByRole("radio", { name: /Only these agents/ }));
+    fireEvent.click(screen.getByRole("checkbox", { name: /Sales/ }));
+    fireEvent.click(screen.getByRole("button", { name: "Create key" }));
+    await waitFor(() => expect(api.find("POST", "/api/keys")).toHaveLength(2));
+    expect(api.find("POST", "/api/keys")[1]?.body).toEqual({
+      name: "Reports",
+      scopes: ["sessions:create", "calls:read"],
+      agent_ids: ["agt_2"],
+    });
+    expect(await screen.findByText("sessions:create, calls:read")).toBeTruthy();
+    expect(screen.getByText("Sales", { selector: "td" })).toBeTruthy();
+  });
+
+  it("asks for an agent when the key is limited to agents, and shows the API's scope error", async () => {
+    const api = fakeApi({
+      "GET /api/auth/me": USER,
+      "GET /api/agents": AGENTS,
+      "GET /api/keys": [],
+      "POST /api/keys": {
+        status: 422,
+        body: envelopeError("invalid_request", "Invalid request: check scopes", [{ field: "scopes", message: "give at least one scope" }]),
+      },
+    });
+    window.history.replaceState(null, "", "/settings?tab=developer");
+    render(<App />);
+    fireEvent.change(await screen.findByLabelText("Key name"), { target: { value: "Website" } });
+    fireEvent.click(screen.getByRole("radio", { name: /Only these agents/ }));
+    fireEvent.click(screen.getByRole("button", { name: "Create key" }));
+    expect(await screen.findByText("Pick at least one agent, or choose all agents")).toBeTruthy();
+    expect(api.find("POST", "/api/keys")).toHaveLength(0);
+
+    fireEvent.click(screen.getByRole("radio", { name: /All agents/ }));
+    fireEvent.click(screen.getByRole("button", { name: "Create key" }));
+    expect(await screen.findByText("give at least one scope")).toBeTruthy();
   });
 
   it("shows the API's name error next to the Key name field", async () => {

@@ -33,9 +33,15 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     // the owner is told about the wrong password tried before
     await page.getByText("A wrong password was entered for your account once").waitFor();
 
-    // developer settings: a key shown once
+    // developer settings: a key shown once, with least privilege: sessions (preselected),
+    // plus reading agents and calls (what the test below checks the key with)
     await page.getByRole("link", { name: "Developer settings", exact: true }).click();
     await page.getByLabel("Key name").fill("website backend");
+    assert.ok(await page.getByRole("checkbox", { name: /Create sessions/ }).isChecked(), "sessions-only by default");
+    assert.ok(!(await page.getByRole("checkbox", { name: /Full access/ }).isChecked()));
+    await page.getByRole("checkbox", { name: /Read agents/ }).check();
+    await page.getByRole("checkbox", { name: /Read calls and transcripts/ }).check();
+    await screenshot(page, e, "dashboard-developer-settings-key-form");
     await page.getByRole("button", { name: "Create key" }).click();
     const secretEl = page.getByTestId("new-key-secret");
     await secretEl.waitFor();
@@ -46,6 +52,8 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     await page.getByRole("link", { name: "Agents", exact: true }).click();
     await page.getByRole("link", { name: "Developer settings", exact: true }).click();
     await page.getByText("website backend").waitFor();
+    await page.getByText("sessions:create, agents:read, calls:read").waitFor();
+    await screenshot(page, e, "dashboard-developer-settings-keys");
     assert.ok(!(await page.content()).includes(apiKey), "the secret is shown only once");
 
     // a new agent; a bad language is reported next to the field

@@ -5,14 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from vocable.agents import service as agent_service
 from vocable.api.deps import (
     ActorDep,
+    AgentsRead,
+    AgentsWrite,
+    CallsRead,
     CurrentUser,
     DbDep,
     PlatformDep,
-    PrincipalDep,
+    Principal,
     SessionSlot,
     request_ip,
 )
@@ -38,23 +42,25 @@ from vocable.voices.service import display_name, refusal_error, voice_store
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
 
-def _agent(db: DbDep, principal: PrincipalDep, agent_id: str) -> Agent:
+def _agent(db: Session, principal: Principal, agent_id: str) -> Agent:
+    """The organisation's agent, if the principal may reach it (403 for a limited key)."""
+    principal.require_agent(agent_id)
     return agent_service.require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
 
 
 @router.get("")
-def list_agents(db: DbDep, principal: PrincipalDep) -> list[AgentPublic]:
-    return [
-        AgentPublic.model_validate(a)
-        for a in agent_service.list_agents(db, org_id=principal.org_id)
-    ]
+def list_agents(db: DbDep, principal: AgentsRead) -> list[AgentPublic]:
+    """The organisation's agents (for a key limited to agents: those agents)."""
+    rows = agent_service.list_agents(db, org_id=principal.org_id, agent_ids=principal.agent_ids)
+    return [AgentPublic.model_validate(a) for a in rows]
 
 
 @router.post("", status_code=201, responses={422: {}})
 def create_agent(
-    body: AgentCreate, db: DbDep, principal: PrincipalDep, platform: PlatformDep, actor: ActorDep
+    body: AgentCreate, db: DbDep, principal: AgentsWrite, platform: PlatformDep, actor: ActorDep
 ) -> AgentPublic:
     """Create an agent; a ``reference_audio_url`` is fetched, checked and stored first."""
+    principal.require_all_agents()  # a key limited to agents could not reach the new one
     agent = agent_service.add_agent(
         db,
         platform,
@@ -67,7 +73,7 @@ def create_agent(
 
 
 @router.get("/{agent_id}")
-def get_agent(agent_id: str, db: DbDep, principal: PrincipalDep) -> AgentPublic:
+def get_agent(agent_id: str, db: DbDep, principal: AgentsRead) -> AgentPublic:
     return AgentPublic.model_validate(_agent(db, principal, agent_id))
 
 
@@ -76,7 +82,7 @@ def update_agent(
     agent_id: str,
     body: AgentUpdate,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: AgentsWrite,
     platform: PlatformDep,
     actor: ActorDep,
 ) -> AgentPublic:
@@ -94,7 +100,7 @@ def update_agent(
 
 
 @router.delete("/{agent_id}", status_code=204)
-def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep, actor: ActorDep) -> None:
+def delete_agent(agent_id: str, db: DbDep, principal: AgentsWrite, actor: ActorDep) -> None:
     agent_service.delete_agent(db, _agent(db, principal, agent_id), actor=actor)
 
 
@@ -106,7 +112,7 @@ def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep, actor: Actor
 async def upload_voice(
     agent_id: str,
     request: Request,
-    principal: PrincipalDep,
+    principal: AgentsWrite,
     platform: PlatformDep,
     actor: ActorDep,
 ) -> AgentPublic:
@@ -116,6 +122,7 @@ async def upload_voice(
     a 422 naming ``file`` with its reason (``not_audio``, ``too_short``, ``too_long``,
     ``too_large``, ``silent``, ``decode_timeout``).
     """
+    principal.require_agent(agent_id)
     limits = IntakeLimits.from_settings(platform.settings)
     upload = await read_upload(
         request,
@@ -141,7 +148,7 @@ async def upload_voice(
     responses={200: {"content": {"audio/wav": {}}}, 404: {}},
 )
 def get_agent_voice(
-    agent_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep
+    agent_id: str, db: DbDep, principal: AgentsRead, platform: PlatformDep
 ) -> FileResponse:
     agent = _agent(db, principal, agent_id)
     voice = db.get(Voice, agent.voice_id) if agent.voice_id else None
@@ -154,7 +161,7 @@ def get_agent_voice(
 def list_call_records(
     agent_id: str,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: CallsRead,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> list[CallRecordPublic]:
     agent = _agent(db, principal, agent_id)

@@ -14,12 +14,15 @@ from vocable.accounts.service import KeyState
 from vocable.api.deps import CurrentUser, DbDep, PlatformDep, UserActorDep
 from vocable.api.schemas import ApiKeyCreate, ApiKeyPublic
 from vocable.contracts.fields import Name
+from vocable.contracts.scopes import FULL_ACCESS, MAX_AGENT_IDS, Scope, normalise_scopes
 from vocable.db.models import ApiKey
 
 router = APIRouter(prefix="/api/keys", tags=["api keys"])
 
 AllowedOrigins = Annotated[list[str], AfterValidator(accounts.check_allowed_origins)]
 AllowedIps = Annotated[list[str], AfterValidator(accounts.check_allowed_ips)]
+Scopes = Annotated[list[str], AfterValidator(normalise_scopes)]
+AgentIds = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=MAX_AGENT_IDS)]
 GraceSeconds = Annotated[int, Field(ge=0, le=accounts.MAX_GRACE_SECONDS)]
 
 
@@ -31,6 +34,12 @@ class KeyCreate(ApiKeyCreate):
     """Exact ``scheme://host[:port]`` values; a request with another ``Origin`` is refused."""
     allowed_ips: AllowedIps = Field(default_factory=list)
     """CIDRs or addresses; a request from outside them is refused."""
+    scopes: Scopes = Field(default_factory=lambda: [str(s) for s in FULL_ACCESS])
+    """What the key may do (docs/api.md lists each route's scope). Left out: ``["admin"]``,
+    full access, as every key had before scopes (the dashboard and CLI default to
+    ``["sessions:create"]``)."""
+    agent_ids: AgentIds = Field(default_factory=list)
+    """The agents the key may reach; empty: every agent of the organisation."""
 
 
 class KeyUpdate(BaseModel):
@@ -40,6 +49,8 @@ class KeyUpdate(BaseModel):
     name: Name | None = None
     allowed_origins: AllowedOrigins | None = None
     allowed_ips: AllowedIps | None = None
+    scopes: Scopes | None = None
+    agent_ids: AgentIds | None = None
 
 
 class KeyRotate(BaseModel):
@@ -55,6 +66,8 @@ class KeyPublic(ApiKeyPublic):
     rotated_from: str | None
     allowed_origins: list[str]
     allowed_ips: list[str]
+    scopes: list[Scope]
+    agent_ids: list[str]
     refused_count: int
     last_refused_at: datetime | None
     state: KeyState
@@ -98,6 +111,8 @@ def create_key(body: KeyCreate, db: DbDep, user: CurrentUser, actor: UserActorDe
         expires_at=body.expires_at,
         allowed_origins=body.allowed_origins,
         allowed_ips=body.allowed_ips,
+        scopes=body.scopes,
+        agent_ids=body.agent_ids,
         actor=actor,
     )
     return KeyCreated(**KeyPublic.of(created.row).model_dump(), key=created.secret)
@@ -107,7 +122,7 @@ def create_key(body: KeyCreate, db: DbDep, user: CurrentUser, actor: UserActorDe
 def update_key(
     key_id: str, body: KeyUpdate, db: DbDep, user: CurrentUser, actor: UserActorDep
 ) -> KeyPublic:
-    """Rename a key or replace its allowed origins / IP ranges."""
+    """Rename a key or replace its allowed origins / IP ranges, scopes or agents."""
     row = accounts.update_api_key(
         db,
         org_id=user.org_id,
@@ -115,6 +130,8 @@ def update_key(
         name=body.name,
         allowed_origins=body.allowed_origins,
         allowed_ips=body.allowed_ips,
+        scopes=body.scopes,
+        agent_ids=body.agent_ids,
         actor=actor,
     )
     if row is None:
@@ -131,8 +148,8 @@ def rotate_key(
     platform: PlatformDep,
     body: KeyRotate | None = None,
 ) -> KeyRotated:
-    """A new key with the same name and allow-lists (full secret in this response only);
-    the old one keeps working for ``grace_seconds`` and then stops."""
+    """A new key with the same name, allow-lists, scopes and agents (full secret in this
+    response only); the old one keeps working for ``grace_seconds`` and then stops."""
     body = body or KeyRotate()
     grace = body.grace_seconds
     if grace is None:

@@ -16,9 +16,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from vocable.agents import service as agent_service
-from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep, WorkerDep
+from vocable.api.deps import (
+    ActorDep,
+    DbDep,
+    KnowledgeRead,
+    KnowledgeWrite,
+    PlatformDep,
+    Principal,
+    WorkerDep,
+)
 from vocable.api.uploads import read_upload
 from vocable.contracts.fields import file_name
 from vocable.db.models import Agent, KnowledgeDocument
@@ -59,13 +68,14 @@ def get_knowledge(request: Request) -> KnowledgeRuntime:
 KnowledgeDep = Annotated[KnowledgeRuntime, Depends(get_knowledge)]
 
 
-def _agent(db: DbDep, principal: PrincipalDep, agent_id: str) -> Agent:
+def _agent(db: Session, principal: Principal, agent_id: str) -> Agent:
+    principal.require_agent(agent_id)
     return agent_service.require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
 
 
 @router.get(_BASE, tags=["knowledge"])
 def list_documents(
-    agent_id: str, db: DbDep, principal: PrincipalDep
+    agent_id: str, db: DbDep, principal: KnowledgeRead
 ) -> list[KnowledgeDocumentPublic]:
     agent = _agent(db, principal, agent_id)
     return [
@@ -83,11 +93,12 @@ def list_documents(
 async def upload_document(
     agent_id: str,
     request: Request,
-    principal: PrincipalDep,
+    principal: KnowledgeWrite,
     platform: PlatformDep,
     knowledge: KnowledgeDep,
     actor: ActorDep,
 ) -> KnowledgeDocumentPublic:
+    principal.require_agent(agent_id)  # before reading the body
     settings = platform.settings
     upload = await read_upload(
         request,
@@ -119,7 +130,7 @@ def add_url(
     agent_id: str,
     body: KnowledgeUrlRequest,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: KnowledgeWrite,
     platform: PlatformDep,
     knowledge: KnowledgeDep,
     actor: ActorDep,
@@ -141,7 +152,7 @@ def search(
     agent_id: str,
     body: KnowledgeSearchRequest,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: KnowledgeRead,
     knowledge: KnowledgeDep,
 ) -> KnowledgeSearchResponse:
     agent = _agent(db, principal, agent_id)
@@ -169,7 +180,7 @@ def _search(
 
 @router.get(_BASE + "/{document_id}", tags=["knowledge"])
 def get_document(
-    agent_id: str, document_id: str, db: DbDep, principal: PrincipalDep
+    agent_id: str, document_id: str, db: DbDep, principal: KnowledgeRead
 ) -> KnowledgeDocumentPublic:
     agent = _agent(db, principal, agent_id)
     return KnowledgeDocumentPublic.model_validate(
@@ -182,7 +193,7 @@ def delete_document(
     agent_id: str,
     document_id: str,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: KnowledgeWrite,
     knowledge: KnowledgeDep,
     actor: ActorDep,
 ) -> None:
@@ -193,7 +204,11 @@ def delete_document(
 
 @router.post(_BASE + "/{document_id}/reindex", status_code=202, tags=["knowledge"])
 def reindex_document(
-    agent_id: str, document_id: str, db: DbDep, principal: PrincipalDep, knowledge: KnowledgeDep
+    agent_id: str,
+    document_id: str,
+    db: DbDep,
+    principal: KnowledgeWrite,
+    knowledge: KnowledgeDep,
 ) -> KnowledgeDocumentPublic:
     agent = _agent(db, principal, agent_id)
     doc = documents.request_reindex(

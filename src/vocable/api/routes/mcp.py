@@ -1,15 +1,16 @@
 """MCP servers of an agent: ``/api/agents/{agent_id}/mcp-servers``.
 
-Same principals and organisation scoping as the agent routes: another organisation's
-agent or server is a 404. Header values are write-only.
+Same principals, organisation scoping and agent limits of keys as the agent routes:
+another organisation's agent or server is a 404. Header values are write-only.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
 from vocable.agents.service import require_org_agent
-from vocable.api.deps import ActorDep, DbDep, PlatformDep, PrincipalDep
+from vocable.api.deps import ActorDep, DbDep, McpRead, McpWrite, PlatformDep, Principal
 from vocable.db.models import Agent
 from vocable.mcp import service
 from vocable.mcp.schemas import McpServerCreate, McpServerPublic, McpServerUpdate, McpTestResult
@@ -18,12 +19,13 @@ from vocable.outbound import OutboundPolicy
 router = APIRouter(prefix="/api/agents/{agent_id}/mcp-servers", tags=["mcp servers"])
 
 
-def _agent(db: DbDep, principal: PrincipalDep, agent_id: str) -> Agent:
+def _agent(db: Session, principal: Principal, agent_id: str) -> Agent:
+    principal.require_agent(agent_id)
     return require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
 
 
 @router.get("")
-def list_mcp_servers(agent_id: str, db: DbDep, principal: PrincipalDep) -> list[McpServerPublic]:
+def list_mcp_servers(agent_id: str, db: DbDep, principal: McpRead) -> list[McpServerPublic]:
     agent = _agent(db, principal, agent_id)
     return [service.public(row) for row in service.list_servers(db, agent)]
 
@@ -33,7 +35,7 @@ def create_mcp_server(
     agent_id: str,
     body: McpServerCreate,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: McpWrite,
     platform: PlatformDep,
     actor: ActorDep,
 ) -> McpServerPublic:
@@ -55,9 +57,7 @@ def create_mcp_server(
 
 
 @router.get("/{server_id}")
-def get_mcp_server(
-    agent_id: str, server_id: str, db: DbDep, principal: PrincipalDep
-) -> McpServerPublic:
+def get_mcp_server(agent_id: str, server_id: str, db: DbDep, principal: McpRead) -> McpServerPublic:
     agent = _agent(db, principal, agent_id)
     return service.public(service.get_server(db, agent, server_id))
 
@@ -68,7 +68,7 @@ def update_mcp_server(
     server_id: str,
     body: McpServerUpdate,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: McpWrite,
     platform: PlatformDep,
     actor: ActorDep,
 ) -> McpServerPublic:
@@ -81,7 +81,7 @@ def update_mcp_server(
 
 @router.delete("/{server_id}", status_code=204)
 def delete_mcp_server(
-    agent_id: str, server_id: str, db: DbDep, principal: PrincipalDep, actor: ActorDep
+    agent_id: str, server_id: str, db: DbDep, principal: McpWrite, actor: ActorDep
 ) -> None:
     agent = _agent(db, principal, agent_id)
     service.delete_server(db, service.get_server(db, agent, server_id), actor=actor)
@@ -92,7 +92,7 @@ async def test_mcp_server(
     agent_id: str,
     server_id: str,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: McpWrite,
     platform: PlatformDep,
 ) -> McpTestResult:
     """Connect with the stored URL and headers and list the server's tools.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from vocable.api.deps import ApiKeyDep, DbDep, PlatformDep, SessionSlot, request_ip
+from vocable.api.deps import DbDep, PlatformDep, SessionsCreate, SessionSlot, request_ip
 from vocable.api.schemas import SessionCredentials, SessionEnvelope
+from vocable.contracts.scopes import KeyAccess
 from vocable.contracts.sessions import SessionRequest
 from vocable.platform import Platform
 from vocable.sessions.service import CreatedSession, create_session
@@ -17,10 +18,11 @@ def _create(
     _slot: SessionSlot,
     request: Request,
     req: SessionRequest,
-    key: ApiKeyDep,
+    key: SessionsCreate,
     db: DbDep,
     platform: PlatformDep,
 ) -> SessionEnvelope:
+    KeyAccess.of(key.scopes, key.agent_ids).require_agent(req.agent)
     created = create_session(
         db, platform, org_id=key.org_id, key=key, req=req, client_ip=request_ip(request, platform)
     )
@@ -48,7 +50,7 @@ _doc = dict(
         "Called from your backend with `x-api-key`. Returns a short-lived LiveKit token and "
         "URL for one browser to join one new room, where the agent is dispatched."
     ),
-    responses={401: {}, 404: {}, 422: {}, 429: {}, 503: {}},
+    responses={401: {}, 403: {}, 404: {}, 422: {}, 429: {}, 503: {}},
 )
 router.add_api_route("/api/agents/agent-session/", _create, methods=["POST"], **_doc)  # type: ignore[arg-type]
 router.add_api_route(

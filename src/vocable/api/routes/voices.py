@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from vocable import audit
-from vocable.api.deps import ActorDep, DbDep, PlatformDep, Principal, PrincipalDep
+from vocable.api.deps import ActorDep, DbDep, PlatformDep, Principal, VoicesRead, VoicesWrite
 from vocable.api.errors import ApiError
 from vocable.api.schemas import VoicePublic
 from vocable.db.models import Voice
@@ -44,17 +44,17 @@ def audio_response(store: VoiceStore, sha256: str) -> FileResponse:
     )
 
 
-def _voice(db: DbDep, principal: PrincipalDep, voice_id: str) -> Voice:
+def _voice(db: DbDep, principal: Principal, voice_id: str) -> Voice:
     return require_org_voice(db, org_id=principal.org_id, voice_id=voice_id)
 
 
 @router.get("", summary="List the organisation's reference voices, newest first")
-def list_org_voices(db: DbDep, principal: PrincipalDep) -> list[VoicePublic]:
+def list_org_voices(db: DbDep, principal: VoicesRead) -> list[VoicePublic]:
     return [VoicePublic.model_validate(v) for v in list_voices(db, org_id=principal.org_id)]
 
 
 @router.get("/{voice_id}", summary="A voice and its provenance", responses={404: {}})
-def get_voice(voice_id: str, db: DbDep, principal: PrincipalDep) -> VoicePublic:
+def get_voice(voice_id: str, db: DbDep, principal: VoicesRead) -> VoicePublic:
     return VoicePublic.model_validate(_voice(db, principal, voice_id))
 
 
@@ -65,7 +65,7 @@ def get_voice(voice_id: str, db: DbDep, principal: PrincipalDep) -> VoicePublic:
     responses={200: {"content": {"audio/wav": {}}}, 404: {}},
 )
 def get_voice_audio(
-    voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep
+    voice_id: str, db: DbDep, principal: VoicesRead, platform: PlatformDep
 ) -> FileResponse:
     voice = _voice(db, principal, voice_id)
     return audio_response(voice_store(platform.settings), voice.sha256)
@@ -78,7 +78,7 @@ def get_voice_audio(
     responses={404: {}},
 )
 def delete_org_voice(
-    voice_id: str, db: DbDep, principal: PrincipalDep, platform: PlatformDep, actor: ActorDep
+    voice_id: str, db: DbDep, principal: VoicesWrite, platform: PlatformDep, actor: ActorDep
 ) -> None:
     voice = _voice(db, principal, voice_id)
     # pending in this transaction: delete_voice commits it with the deletion

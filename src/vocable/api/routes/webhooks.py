@@ -16,7 +16,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query
 
-from vocable.api.deps import CurrentUser, DbDep, PlatformDep, PrincipalDep, UserActorDep
+from vocable.api.deps import (
+    CurrentUser,
+    DbDep,
+    PlatformDep,
+    UserActorDep,
+    WebhooksRead,
+    WebhooksWrite,
+)
 from vocable.webhooks import service
 from vocable.webhooks.runtime import start_dispatcher
 from vocable.webhooks.schemas import (
@@ -44,7 +51,7 @@ router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], lifespan=webhook_l
 
 
 @router.get("")
-def list_webhooks(db: DbDep, principal: PrincipalDep) -> list[WebhookEndpointPublic]:
+def list_webhooks(db: DbDep, principal: WebhooksRead) -> list[WebhookEndpointPublic]:
     rows = service.list_endpoints(db, principal.org_id)
     return [WebhookEndpointPublic.model_validate(r) for r in rows]
 
@@ -77,7 +84,7 @@ def create_webhook(
 
 
 @router.get("/{webhook_id}")
-def get_webhook(webhook_id: str, db: DbDep, principal: PrincipalDep) -> WebhookEndpointPublic:
+def get_webhook(webhook_id: str, db: DbDep, principal: WebhooksRead) -> WebhookEndpointPublic:
     row = service.get_endpoint(db, principal.org_id, webhook_id)
     return WebhookEndpointPublic.model_validate(row)
 
@@ -121,7 +128,7 @@ def rotate_webhook_secret(
 def list_webhook_deliveries(
     webhook_id: str,
     db: DbDep,
-    principal: PrincipalDep,
+    principal: WebhooksRead,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[WebhookDeliveryPublic]:
     """The endpoint's delivery log, newest first."""
@@ -133,7 +140,7 @@ def list_webhook_deliveries(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202, responses={409: {}}
 )
 def redeliver_webhook(
-    webhook_id: str, delivery_id: str, db: DbDep, principal: PrincipalDep
+    webhook_id: str, delivery_id: str, db: DbDep, principal: WebhooksWrite
 ) -> WebhookDeliveryPublic:
     """Send a delivery again now with the same ``webhook-id`` and body (a fresh series of
     attempts); 409 while it is being sent."""

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { createKey, listKeys, revokeKey, type ApiKey, type ApiKeyCreated } from "../api";
+import { createKey, listAgents, listKeys, revokeKey, type Agent, type ApiKey, type ApiKeyCreated, type Scope } from "../api";
 import { Badge } from "../components/Badge";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { CopyButton } from "../components/CopyButton";
@@ -8,9 +8,10 @@ import { Field } from "../components/Field";
 import { Empty, LoadFailed, Loading } from "../components/States";
 import { formatDateTime, formatRelative } from "../format";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
+import { DEFAULT_SCOPES, SCOPE_GROUPS, describeScopes } from "../scopes";
 import { useLoad } from "../useLoad";
 
-const FIELDS = ["name"] as const;
+const FIELDS = ["name", "scopes", "agent_ids"] as const;
 
 /** The full secret, shown once right after creation; never stored outside this component. */
 function NewKeyPanel({ created, onDone }: { created: ApiKeyCreated; onDone: () => void }) {
@@ -36,7 +37,13 @@ function NewKeyPanel({ created, onDone }: { created: ApiKeyCreated; onDone: () =
   );
 }
 
-function KeyRow({ apiKey, onRevoked }: { apiKey: ApiKey; onRevoked: (key: ApiKey) => void }) {
+function KeyAgents({ ids, agents }: { ids: string[]; agents: Agent[] }) {
+  if (!ids.length) return <>All agents</>;
+  const names = ids.map((id) => agents.find((a) => a.id === id)?.name ?? id);
+  return <>{names.join(", ")}</>;
+}
+
+function KeyRow({ apiKey, agents, onRevoked }: { apiKey: ApiKey; agents: Agent[]; onRevoked: (key: ApiKey) => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const revoked = apiKey.revoked_at !== null;
@@ -55,6 +62,12 @@ function KeyRow({ apiKey, onRevoked }: { apiKey: ApiKey; onRevoked: (key: ApiKey
       <th scope="row">{apiKey.name}</th>
       <td>
         <code>{apiKey.prefix}…</code>
+      </td>
+      <td>
+        <span title={apiKey.scopes.join(" ")}>{describeScopes(apiKey.scopes)}</span>
+      </td>
+      <td>
+        <KeyAgents ids={apiKey.agent_ids} agents={agents} />
       </td>
       <td>
         <time dateTime={apiKey.created_at}>{formatDateTime(apiKey.created_at)}</time>
@@ -88,10 +101,96 @@ function KeyRow({ apiKey, onRevoked }: { apiKey: ApiKey; onRevoked: (key: ApiKey
   );
 }
 
-/** API keys: list, create (secret shown once), revoke. */
+/** Which scopes a new key gets: "Full access" or a pick of scopes ("Create sessions" by default). */
+function ScopePicker({ scopes, onChange, error }: { scopes: Scope[]; onChange: (next: Scope[]) => void; error: string | undefined }) {
+  const full = scopes.includes("admin");
+  const toggle = (scope: Scope, on: boolean) => onChange(on ? [...scopes.filter((s) => s !== scope), scope] : scopes.filter((s) => s !== scope));
+  return (
+    <fieldset className="fieldset key-scopes" aria-describedby={error ? "key-scopes-error" : undefined}>
+      <legend>Permissions</legend>
+      <p className="muted">
+        Give each backend only what it needs: a backend that starts calls needs nothing but <em>Create sessions</em>.
+      </p>
+      <label className="tool-choice">
+        <input type="checkbox" checked={full} onChange={(e) => onChange(e.target.checked ? ["admin"] : [...DEFAULT_SCOPES])} />
+        <span>
+          Full access <code>admin</code>
+          <span className="tool-choice__description">Everything below, now and later; keys themselves stay managed here.</span>
+        </span>
+      </label>
+      <div className="grid-3">
+        {SCOPE_GROUPS.map((group) => (
+          <div key={group.title} className="tool-choices">
+            <span className="field__label">{group.title}</span>
+            {group.choices.map((choice) => (
+              <label key={choice.scope} className="tool-choice">
+                <input type="checkbox" disabled={full} checked={full || scopes.includes(choice.scope)} onChange={(e) => toggle(choice.scope, e.target.checked)} />
+                <span>
+                  {choice.label}
+                  <span className="tool-choice__description">
+                    <code>{choice.scope}</code>
+                  </span>
+                </span>
+              </label>
+            ))}
+          </div>
+        ))}
+      </div>
+      {error ? (
+        <p className="field__error" id="key-scopes-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </fieldset>
+  );
+}
+
+/** Optionally limit a new key to some agents (empty: all of them). */
+function AgentPicker({ agents, picked, onChange, error }: { agents: Agent[]; picked: string[] | null; onChange: (next: string[] | null) => void; error: string | undefined }) {
+  return (
+    <fieldset className="fieldset" aria-describedby={error ? "key-agents-error" : undefined}>
+      <legend>Agents</legend>
+      <label className="tool-choice">
+        <input type="radio" name="key-agents" checked={picked === null} onChange={() => onChange(null)} />
+        <span>All agents, including ones created later</span>
+      </label>
+      <label className="tool-choice">
+        <input type="radio" name="key-agents" checked={picked !== null} disabled={!agents.length} onChange={() => onChange([])} />
+        <span>Only these agents{agents.length ? "" : " (create an agent first)"}</span>
+      </label>
+      {picked !== null ? (
+        <div className="tool-choices key-agents">
+          {agents.map((agent) => (
+            <label key={agent.id} className="tool-choice">
+              <input
+                type="checkbox"
+                checked={picked.includes(agent.id)}
+                onChange={(e) => onChange(e.target.checked ? [...picked, agent.id] : picked.filter((id) => id !== agent.id))}
+              />
+              <span>
+                {agent.name} <code className="tool-choice__description">{agent.id}</code>
+              </span>
+            </label>
+          ))}
+        </div>
+      ) : null}
+      {error ? (
+        <p className="field__error" id="key-agents-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </fieldset>
+  );
+}
+
+/** API keys: list, create (secret shown once) with scopes and agents, revoke. */
 export function DeveloperSettings() {
   const [keys, reload, setKeys] = useLoad(listKeys, []);
+  const [agentList] = useLoad(listAgents, []);
+  const agents = agentList.state === "ready" ? agentList.data : [];
   const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<Scope[]>([...DEFAULT_SCOPES]);
+  const [agentIds, setAgentIds] = useState<string[] | null>(null);
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<ApiKeyCreated | null>(null);
   const { errors, fail, clear, setField, clearField } = useFormErrors(FIELDS);
@@ -105,11 +204,21 @@ export function DeveloperSettings() {
       requestAnimationFrame(() => focusFirstInvalid(formRef.current));
       return;
     }
+    if (!scopes.length) {
+      setField("scopes", "Pick at least one permission");
+      return;
+    }
+    if (agentIds !== null && !agentIds.length) {
+      setField("agent_ids", "Pick at least one agent, or choose all agents");
+      return;
+    }
     setBusy(true);
     try {
-      const key = await createKey(name.trim());
+      const key = await createKey({ name: name.trim(), scopes, agent_ids: agentIds ?? [] });
       setCreated(key);
       setName("");
+      setScopes([...DEFAULT_SCOPES]);
+      setAgentIds(null);
       const { key: _secret, ...listed } = key;
       if (keys.state === "ready") setKeys([listed, ...keys.data]);
       else reload();
@@ -139,7 +248,7 @@ export function DeveloperSettings() {
           </div>
         </div>
 
-        <form ref={formRef} className="inline-form" onSubmit={(e) => void submit(e)} noValidate>
+        <form ref={formRef} className="stack key-form" onSubmit={(e) => void submit(e)} noValidate>
           <Field label="Key name" error={errors.fields["name"]} hint="For you: which backend or environment uses it." required>
             {(p) => (
               <input
@@ -154,9 +263,28 @@ export function DeveloperSettings() {
               />
             )}
           </Field>
-          <button type="submit" className="button button--primary" disabled={busy}>
-            {busy ? "Creating…" : "Create key"}
-          </button>
+          <ScopePicker
+            scopes={scopes}
+            error={errors.fields["scopes"]}
+            onChange={(next) => {
+              setScopes(next);
+              clearField("scopes");
+            }}
+          />
+          <AgentPicker
+            agents={agents}
+            picked={agentIds}
+            error={errors.fields["agent_ids"]}
+            onChange={(next) => {
+              setAgentIds(next);
+              clearField("agent_ids");
+            }}
+          />
+          <div className="form-actions">
+            <button type="submit" className="button button--primary" disabled={busy}>
+              {busy ? "Creating…" : "Create key"}
+            </button>
+          </div>
         </form>
         <ErrorBanner message={errors.banner} />
 
@@ -171,12 +299,14 @@ export function DeveloperSettings() {
         ) : null}
         {keys.state === "ready" && keys.data.length > 0 ? (
           <div className="table-wrap">
-            <table className="table">
+            <table className="table key-table">
               <caption className="visually-hidden">API keys</caption>
               <thead>
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">Key</th>
+                  <th scope="col">Permissions</th>
+                  <th scope="col">Agents</th>
                   <th scope="col">Created</th>
                   <th scope="col">Last used</th>
                   <th scope="col">Status</th>
@@ -187,7 +317,7 @@ export function DeveloperSettings() {
               </thead>
               <tbody>
                 {keys.data.map((k) => (
-                  <KeyRow key={k.id} apiKey={k} onRevoked={onRevoked} />
+                  <KeyRow key={k.id} apiKey={k} agents={agents} onRevoked={onRevoked} />
                 ))}
               </tbody>
             </table>
