@@ -20,6 +20,7 @@ from vocable.contracts import variables
 from vocable.contracts.errors import InvalidError, LimitError, NotFoundError, field_error
 from vocable.contracts.sessions import SessionConfig, SessionRequest
 from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
+from vocable.http_tools.service import enabled_variables
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
@@ -64,15 +65,25 @@ def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) ->
     )
 
 
-def _with_variables(agent: Agent, config: SessionConfig, now: datetime) -> SessionConfig:
-    """The prompt and greeting with their ``{{variables}}`` filled; a placeholder with no
-    value (not in metadata, no agent default) refuses the session, naming it."""
-    values = variables.call_values(
+def session_values(agent: Agent, config: SessionConfig, now: datetime) -> dict[str, str]:
+    """Every ``{{variable}}`` value of a session created at ``now`` (``variables``)."""
+    return variables.call_values(
         config.metadata,
         agent.variable_defaults or {},
         variables.system_values(agent.timezone, config.language, now),
     )
-    missing = sorted(variables.placeholders(config.system_prompt, config.greeting) - set(values))
+
+
+def _with_variables(
+    agent: Agent, config: SessionConfig, now: datetime, tool_names: set[str]
+) -> SessionConfig:
+    """The prompt and greeting with their ``{{variables}}`` filled; a placeholder with no
+    value (not in metadata, no agent default) refuses the session, naming it. The names
+    the agent's enabled HTTP tools use (``tool_names``) are checked the same way; they are
+    filled when the worker fetches the session (``sessions.worker``)."""
+    values = session_values(agent, config, now)
+    used = variables.placeholders(config.system_prompt, config.greeting) | tool_names
+    missing = sorted(used - set(values))
     if missing:
         names = ", ".join("{{" + name + "}}" for name in missing)
         raise field_error(
@@ -80,7 +91,7 @@ def _with_variables(agent: Agent, config: SessionConfig, now: datetime) -> Sessi
             "missing_variables",
             "metadata",
             f"no value for {names}: send it in metadata or give the agent a default",
-            summary=f"Invalid request: the prompt or greeting uses {names}",
+            summary=f"Invalid request: the prompt, greeting or an HTTP tool uses {names}",
         )
     return config.model_copy(
         update={
@@ -220,7 +231,9 @@ def create_session(
             _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
         _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
 
-        config = _with_variables(agent, _effective_config(agent, req, voice), now)
+        config = _with_variables(
+            agent, _effective_config(agent, req, voice), now, enabled_variables(db, agent.id)
+        )
         check_language(agent.stt_engine, config.language)
         ttl = settings.token_ttl_seconds
         row = VoiceSession(
