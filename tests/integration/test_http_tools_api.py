@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from tests.conftest import Tenant, database_url_for, make_tenant
 from tests.integration.test_dashboard_api import sign_in
+from tests.support.http_tool_server import running_http_tool_server
 from tests.support.net import free_port
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
 from vocable.contracts.sessions import WorkerSessionConfig
+from vocable.worker.tools import load_call_tools
 
 PARAMETERS = {
     "type": "object",
@@ -306,3 +309,71 @@ def test_the_worker_gets_enabled_tools_with_variables_filled_and_headers_opened(
     assert tool.description == "Orders of north/east?."
     assert tool.headers == {"Authorization": "Bearer t0k", "X-Static": "yes"}
     assert tool.parameters["required"] == ["order_id"]
+
+
+class _FakeSession:
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def say(self, text: str, *, add_to_chat_ctx: bool = True) -> None:
+        self.said.append(text)
+
+
+async def test_call_tools_expose_http_tools_guarded_and_recorded_for_the_call_record(
+    client: httpx.Client, tools_api: ApiServer, owner: Tenant, port: int
+) -> None:
+    add_tool(
+        client,
+        owner,
+        port,
+        url=f"http://127.0.0.1:{port}/orders?shop={{{{shop}}}}",
+        headers={"Authorization": "Bearer {{token}}"},
+    )
+    add_tool(client, owner, port, name="missing", url=f"http://127.0.0.1:{port}/missing")
+    add_tool(
+        client, owner, port, name="slow", url=f"http://127.0.0.1:{port}/slow", timeout_seconds=1
+    )
+    resp = _session(client, owner, metadata={"shop": "north", "token": "SECRET-t0k"})
+    assert resp.status_code == 200, resp.text
+    worker = {"Authorization": f"Bearer {tools_api.platform.secrets.worker_token}"}
+    config = WorkerSessionConfig.model_validate(
+        client.get(f"/internal/sessions/{resp.json()['data']['session_id']}", headers=worker).json()
+    )
+    settings = tools_api.platform.settings.model_copy(update={"mcp_filler_after_seconds": 0.5})
+    with running_http_tool_server(port) as server:
+        tools = await load_call_tools(config, settings=settings)
+        by_name = {t.info.name: t for t in tools.tools}  # type: ignore[union-attr]
+        assert list(by_name) == ["get_order", "missing", "slow"]
+        assert by_name["get_order"].info.raw_schema["parameters"]["required"] == ["order_id"]
+        session = _FakeSession()
+        context = SimpleNamespace(speech_handle=SimpleNamespace(id="speech_1"), session=session)
+        answer = await by_name["get_order"](raw_arguments={"order_id": "4417"}, context=context)
+        assert answer == (
+            '{"order":{"shop":"north","order_id":"4417"},"status":"out for delivery"}'
+        )
+        assert server.last()["headers"]["authorization"] == "Bearer SECRET-t0k"
+        again = await by_name["get_order"](raw_arguments={"order_id": "4417"}, context=context)
+        assert again.startswith("Refused: get_order was already called")
+        bad = await by_name["get_order"](raw_arguments={"order": "1"}, context=context)
+        assert "order_id is required" in bad
+        context = SimpleNamespace(speech_handle=SimpleNamespace(id="speech_2"), session=session)
+        missing = await by_name["missing"](raw_arguments={"order_id": "1"}, context=context)
+        assert missing.startswith("Error: missing answered HTTP 404 (Not Found).")
+        slow = await by_name["slow"](raw_arguments={"order_id": "1"}, context=context)
+        assert slow == "Error: slow did not answer within 1 seconds."
+        assert session.said == ["One moment, let me check."]
+        await tools.aclose()
+    usage = tools.usage()
+    assert usage["http_tools"] == ["get_order", "missing", "slow"]
+    calls = usage["calls"]
+    assert [(c["server"], c["tool"], c["status"]) for c in calls] == [
+        ("http", "get_order", "ok"),
+        ("http", "get_order", "repeated"),
+        ("http", "get_order", "invalid_arguments"),
+        ("http", "missing", "http_error"),
+        ("http", "slow", "timeout"),
+    ]
+    assert calls[0]["arguments"] == '{"order_id": "4417"}'
+    assert "out for delivery" in calls[0]["result"] and calls[4]["filler"] is True
+    assert 900 <= calls[4]["ms"] < 2500
+    assert "SECRET" not in str(usage)
