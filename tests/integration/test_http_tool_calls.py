@@ -62,7 +62,7 @@ async def test_get_sends_the_arguments_as_query_parameters_and_gets_the_json(
     assert result.status == "ok" and result.http_status == 200
     assert result.text == (
         '{"order":{"shop":"north/east","order_id":"4417","count":"2","gift":"true"},'
-        '"status":"out for delivery"}'
+        '"status":"out for delivery","arrives":"Thursday"}'
     )
     seen = server.last()
     assert seen["method"] == "GET" and seen["json"] is None

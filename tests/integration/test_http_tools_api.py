@@ -349,7 +349,8 @@ async def test_call_tools_expose_http_tools_guarded_and_recorded_for_the_call_re
         context = SimpleNamespace(speech_handle=SimpleNamespace(id="speech_1"), session=session)
         answer = await by_name["get_order"](raw_arguments={"order_id": "4417"}, context=context)
         assert answer == (
-            '{"order":{"shop":"north","order_id":"4417"},"status":"out for delivery"}'
+            '{"order":{"shop":"north","order_id":"4417"},'
+            '"status":"out for delivery","arrives":"Thursday"}'
         )
         assert server.last()["headers"]["authorization"] == "Bearer SECRET-t0k"
         again = await by_name["get_order"](raw_arguments={"order_id": "4417"}, context=context)

@@ -65,7 +65,11 @@ def _handler(server: HttpToolServer) -> type[BaseHTTPRequestHandler]:
             server.requests.append(seen)
             path = parts.path
             if path.startswith("/orders"):
-                body = {"order": seen["query"] or seen["json"], "status": "out for delivery"}
+                body = {
+                    "order": seen["query"] or seen["json"],
+                    "status": "out for delivery",
+                    "arrives": "Thursday",
+                }
                 self._answer(200, json.dumps(body).encode(), "application/json")
             elif path == "/slow":
                 time.sleep(3)
