@@ -230,6 +230,11 @@ class Settings(BaseSettings):
     mcp_record_chars: int = Field(default=500, ge=50, le=20_000)
     """Arguments and results are cut to this length in the call record."""
 
+    # --- HTTP tools (guarded by the same ToolGuard as MCP tools) ---------------------
+    http_tools_max_per_agent: int = Field(default=20, ge=1, le=100)
+    http_tool_max_response_bytes: int = Field(default=262_144, ge=1024, le=10_485_760)
+    """An HTTP tool's response body larger than this is not read further: an error result."""
+
     # --- reference voices -----------------------------------------------------------
     voice_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     """Largest reference clip an upload or URL may carry (the URL fetch stops past it)."""

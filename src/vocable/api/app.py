@@ -22,6 +22,7 @@ from vocable.api.routes import (
     voices,
 )
 from vocable.api.routes import audit as audit_routes
+from vocable.api.routes import http_tools as http_tool_routes
 from vocable.api.routes import livekit_events as livekit_event_routes
 from vocable.api.routes import mcp as mcp_routes
 from vocable.api.routes import webhooks as webhook_routes
@@ -54,6 +55,7 @@ def create_app(platform: Platform) -> FastAPI:
     for router, errors in (
         (sessions.router, signed_in),
         (mcp_routes.router, signed_in),
+        (http_tool_routes.router, signed_in),
         (auth.router, own),
         (keys.router, signed_in),
         (members.router, signed_in),

@@ -53,6 +53,21 @@ class WorkerMcpServer(BaseModel):
     """``None``: every tool the server lists."""
 
 
+class WorkerHttpTool(BaseModel):
+    """An enabled HTTP tool of the session's agent, ready to call (worker only): its
+    ``{{variables}}`` filled from the session and its headers opened."""
+
+    id: str
+    name: str
+    description: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    url: str
+    headers: dict[str, str]
+    parameters: dict[str, Any]
+    """A JSON schema object: ``{"type": "object", "properties": {...}, "required": [...]}``."""
+    timeout_seconds: int
+
+
 SESSION_CONFIG_VERSION: Literal[1] = 1
 
 
@@ -115,6 +130,7 @@ class WorkerSessionConfig(SessionConfig):
     to the API URL: ``/internal/voices/<sha256>``."""
     mcp_headers: dict[str, str] = Field(default_factory=dict)
     mcp_servers: list[WorkerMcpServer] = Field(default_factory=list)
+    http_tools: list[WorkerHttpTool] = Field(default_factory=list)
     has_knowledge: bool = True
     """Whether the agent has documents that are (or may become) searchable: a call of an
     agent without any skips the knowledge search on every turn."""

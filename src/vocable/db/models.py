@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -359,6 +360,38 @@ class McpServer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     allowed_tools: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     """Tool names the LLM may call; ``None`` means every tool the server lists."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HttpTool(Base):
+    """An HTTP endpoint of the business an agent's calls may call as a function tool.
+
+    Headers are sealed with the platform key (``headers_encrypted``); only their names are
+    kept in the clear. ``variables`` lists the ``{{names}}`` the URL, description and
+    header values use, so a session can be checked without opening the headers.
+    """
+
+    __tablename__ = "http_tools"
+    __table_args__ = (
+        UniqueConstraint("agent_id", "name", name="uq_http_tools_agent_name"),
+        Index("ix_http_tools_agent", "agent_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str] = mapped_column(String(2048))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    headers_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    header_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    variables: Mapped[list[str]] = mapped_column(JSON, default=list)
+    timeout_seconds: Mapped[int] = mapped_column(Integer, default=10)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -27,6 +27,7 @@ from vocable.contracts.errors import (
 )
 from vocable.contracts.sessions import SessionConfig, SessionRequest
 from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
+from vocable.http_tools.service import enabled_variables
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
@@ -73,7 +74,9 @@ def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) ->
     )
 
 
-def _overrides_asked(agent: Agent, req: SessionRequest) -> list[tuple[str, str]]:
+def _overrides_asked(
+    agent: Agent, req: SessionRequest, tool_names: set[str]
+) -> list[tuple[str, str]]:
     """``(policy name, request field)`` for each override the request makes. A value equal
     to the agent's own is no override: a backend that always sends the language is fine."""
     asked: list[tuple[str, str]] = []
@@ -89,7 +92,7 @@ def _overrides_asked(agent: Agent, req: SessionRequest) -> list[tuple[str, str]]
         agent.system_prompt if req.system_prompt is None else req.system_prompt,
         agent.greeting if req.greeting is None else req.greeting,
     )
-    used = variables.placeholders(*texts)
+    used = variables.placeholders(*texts) | tool_names
     asked += [("variables", f"metadata.{key}") for key in sorted(req.metadata or {}) if key in used]
     return asked
 
@@ -103,11 +106,14 @@ _FIXED = {
 }
 
 
-def check_overrides(agent: Agent, req: SessionRequest) -> None:
-    """Refuse (403, naming each field) the overrides the agent does not allow."""
+def check_overrides(agent: Agent, req: SessionRequest, tool_names: set[str]) -> None:
+    """Refuse (403, naming each field) the overrides the agent does not allow;
+    ``tool_names`` are the variables the agent's enabled HTTP tools use."""
     allowed = set(agent.session_overrides)
     refused = [
-        (policy, field) for policy, field in _overrides_asked(agent, req) if policy not in allowed
+        (policy, field)
+        for policy, field in _overrides_asked(agent, req, tool_names)
+        if policy not in allowed
     ]
     if not refused:
         return
@@ -119,17 +125,26 @@ def check_overrides(agent: Agent, req: SessionRequest) -> None:
     )
 
 
-def _with_variables(agent: Agent, config: SessionConfig, now: datetime) -> SessionConfig:
-    """The prompt and greeting with their ``{{variables}}`` filled; a placeholder with no
-    value (not in metadata, no agent default) refuses the session, naming it. (An agent
-    that does not let sessions set variables has refused metadata naming one already.)"""
-    from_metadata = "variables" in agent.session_overrides
-    values = variables.call_values(
+def session_values(agent: Agent, config: SessionConfig, now: datetime) -> dict[str, str]:
+    """Every ``{{variable}}`` value of a session created at ``now`` (``variables``). (An
+    agent that does not let sessions set variables has refused metadata naming one.)"""
+    return variables.call_values(
         config.metadata,
         agent.variable_defaults or {},
         variables.system_values(agent.timezone, config.language, now),
     )
-    missing = sorted(variables.placeholders(config.system_prompt, config.greeting) - set(values))
+
+
+def _with_variables(
+    agent: Agent, config: SessionConfig, now: datetime, tool_names: set[str]
+) -> SessionConfig:
+    """The prompt and greeting with their ``{{variables}}`` filled; a placeholder with no
+    value (not in metadata, no agent default) refuses the session, naming it. The names
+    the agent's enabled HTTP tools use (``tool_names``) are checked the same way; they are
+    filled when the worker fetches the session (``sessions.worker``)."""
+    values = session_values(agent, config, now)
+    used = variables.placeholders(config.system_prompt, config.greeting) | tool_names
+    missing = sorted(used - set(values))
     if missing:
         names = ", ".join("{{" + name + "}}" for name in missing)
         raise field_error(
@@ -137,10 +152,10 @@ def _with_variables(agent: Agent, config: SessionConfig, now: datetime) -> Sessi
             "missing_variables",
             "metadata",
             f"no value for {names}: send it in metadata or give the agent a default"
-            if from_metadata
+            if "variables" in agent.session_overrides
             else f"no value for {names}: give the agent a default (it takes no variables "
             "from sessions)",
-            summary=f"Invalid request: the prompt or greeting uses {names}",
+            summary=f"Invalid request: the prompt, greeting or an HTTP tool uses {names}",
         )
     return config.model_copy(
         update={
@@ -262,8 +277,9 @@ def create_session(
     agent = db.get(Agent, req.agent)
     if agent is None or agent.org_id != org_id or not agent.active:
         raise NotFoundError("agent_not_found", "Agent not found or not active")
+    tool_names = enabled_variables(db, agent.id)
     if key is not None:  # a member trying the agent in the dashboard may change it anyway
-        check_overrides(agent, req)  # before anything is fetched or counted
+        check_overrides(agent, req, tool_names)  # before anything is fetched or counted
     voice = None
     if req.reference_audio_url is not None:
         check_language(agent.stt_engine, req.language or agent.language)  # before fetching
@@ -282,7 +298,7 @@ def create_session(
             _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
         _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
 
-        config = _with_variables(agent, _effective_config(agent, req, voice), now)
+        config = _with_variables(agent, _effective_config(agent, req, voice), now, tool_names)
         check_language(agent.stt_engine, config.language)
         ttl = settings.token_ttl_seconds
         row = VoiceSession(

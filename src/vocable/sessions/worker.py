@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from vocable.contracts.errors import ConflictError, NotFoundError
 from vocable.contracts.sessions import SessionConfig, WorkerSessionConfig
-from vocable.db.models import KnowledgeDocument, VoiceSession
+from vocable.db.models import Agent, KnowledgeDocument, VoiceSession
+from vocable.http_tools.service import worker_tools
 from vocable.mcp.service import worker_servers
 from vocable.platform import Platform
-from vocable.sessions.service import START_GRACE
+from vocable.sessions.service import START_GRACE, session_values
 
 
 class SessionNotFound(NotFoundError):
@@ -40,8 +41,9 @@ def require_session(db: Session, session_id: str) -> VoiceSession:
 
 def worker_config(db: Session, platform: Platform, row: VoiceSession) -> WorkerSessionConfig:
     """The session's configuration with what the worker needs to run the call: MCP
-    servers with their opened headers, where to fetch the reference clip, whether to
-    search knowledge. ``SessionClosed`` once the call can no longer start."""
+    servers with their opened headers, HTTP tools with their variables filled, where to
+    fetch the reference clip, whether to search knowledge. ``SessionClosed`` once the call
+    can no longer start."""
     now = datetime.now(UTC)
     too_late = row.status == "created" and row.join_deadline + START_GRACE <= now
     if row.status == "ended" or too_late:
@@ -51,6 +53,10 @@ def worker_config(db: Session, platform: Platform, row: VoiceSession) -> WorkerS
     config = SessionConfig.from_stored(row.config)
     sha256 = config.reference_audio_sha256
     headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
+    agent = db.get(Agent, row.agent_id)
+    # the same values the prompt was filled with at creation (the session's time, its
+    # metadata, the agent's defaults): HTTP tools' headers are never copied into the row
+    values = session_values(agent, config, row.created_at) if agent is not None else {}
     return WorkerSessionConfig(
         **config.model_dump(),
         session_id=row.id,
@@ -62,6 +68,7 @@ def worker_config(db: Session, platform: Platform, row: VoiceSession) -> WorkerS
         reference_audio_path=f"/internal/voices/{sha256}" if sha256 else None,
         mcp_headers=headers,
         mcp_servers=worker_servers(db, platform.box, row.agent_id),
+        http_tools=worker_tools(db, platform.box, row.agent_id, values),
         has_knowledge=_has_knowledge(db, row.agent_id),
     )
 

@@ -1,13 +1,15 @@
-"""MCP tools during a call: connect the agent's servers, expose the allowed tools, guard them.
+"""Tools during a call: the agent's HTTP tools and its MCP servers' allowed tools, guarded.
 
-At call start every active server of the agent is connected at once, within a budget;
-a server that is down or slow is left out with a warning and the call goes on without
+HTTP tools (``vocable.http_tools``) come ready from the session's config (variables
+filled, headers opened) and are called by ``http_tools.executor`` through the outbound
+guard. At call start every active MCP server of the agent is connected at once, within
+a budget; a server that is down or slow is left out with a warning and the call goes on without
 its tools. Only tools on the server's allow-list reach the LLM (a tool it does not see
 cannot be called: the framework answers an unknown name with an error).
 
-Every call goes through ``ToolGuard``, whose rules are on by default:
+Every call of either kind goes through ``ToolGuard``, whose rules are on by default:
 
-- a timeout per call (the server's own timeout);
+- a timeout per call (the server's or the HTTP tool's own timeout);
 - at most ``mcp_max_tool_calls_per_turn`` calls per caller turn;
 - the same tool with the same arguments twice in a turn is refused (loop breaker);
 - failures, refusals and timeouts come back to the LLM as the tool's result, never as
@@ -33,7 +35,8 @@ from typing import Any
 from livekit.agents import RunContext
 from livekit.agents.llm import RawFunctionTool, Tool, ToolError, Toolset, function_tool
 
-from vocable.contracts.sessions import WorkerMcpServer, WorkerSessionConfig
+from vocable.contracts.sessions import WorkerHttpTool, WorkerMcpServer, WorkerSessionConfig
+from vocable.http_tools.executor import call_http_tool
 from vocable.mcp.client import (
     McpUnavailable,
     PinnedMCPServer,
@@ -54,6 +57,15 @@ Say = Callable[[str], object]
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ToolFailed(ToolError):
+    """A tool's failure with its own status for the call record (``http_error``,
+    ``timeout``, ...); its message is what the LLM reads, as it is."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -155,6 +167,8 @@ class ToolGuard:
                 "you cannot check that right now.",
                 filler,
             )
+        except ToolFailed as e:
+            return e.status, e.message, filler
         except ToolError as e:
             return "error", f"Error from {tool}: {e.message}", filler
         except Exception as e:  # noqa: BLE001 - task boundary: an untrusted server's failure
@@ -189,6 +203,46 @@ def guarded_tool(
     return function_tool(call, raw_schema=dict(tool.info.raw_schema))
 
 
+HTTP_SERVER = "http"
+"""What an HTTP tool's calls show as their ``server`` in the call record."""
+_HTTP_GRACE = 1.0
+"""The guard waits this much longer than an HTTP tool's timeout: the executor's own
+timeout answers first, with its own message and status."""
+
+
+def http_tool(
+    tool: WorkerHttpTool,
+    *,
+    guard: ToolGuard,
+    policy: OutboundPolicy,
+    max_bytes: int,
+    max_chars: int,
+) -> RawFunctionTool[..., Any]:
+    """An HTTP tool as a function tool the LLM can call; every call goes through ``guard``."""
+
+    async def request(raw_arguments: dict[str, Any]) -> str:
+        result = await call_http_tool(
+            tool, raw_arguments, policy, max_bytes=max_bytes, max_chars=max_chars
+        )
+        if not result.ok:
+            raise ToolFailed(result.status, result.text)
+        return result.text
+
+    async def call(raw_arguments: dict[str, Any], context: RunContext[Any]) -> str:
+        return await guard.run(
+            turn_id=context.speech_handle.id,
+            server=HTTP_SERVER,
+            tool=tool.name,
+            arguments=raw_arguments,
+            timeout=tool.timeout_seconds + _HTTP_GRACE,
+            call=lambda: request(raw_arguments),
+            say=lambda text: context.session.say(text, add_to_chat_ctx=False),
+        )
+
+    schema = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    return function_tool(call, raw_schema=schema)
+
+
 @dataclass
 class CallTools:
     """The tools of one call, the connections behind them and what happened to each."""
@@ -196,11 +250,13 @@ class CallTools:
     tools: list[Tool | Toolset]
     guard: ToolGuard
     servers: list[dict[str, Any]]
+    http_tools: list[str] = field(default_factory=list)
+    """The names of the call's HTTP tools."""
     _connections: list[PinnedMCPServer] = field(default_factory=list)
 
     def usage(self) -> dict[str, Any]:
-        """For the call record: each server's state and every tool call."""
-        return {"servers": self.servers, "calls": self.guard.usage()}
+        """For the call record: each server's state, the HTTP tools and every tool call."""
+        return {"servers": self.servers, "http_tools": self.http_tools, "calls": self.guard.usage()}
 
     async def aclose(self) -> None:
         await asyncio.gather(*(close_quietly(c) for c in self._connections))
@@ -220,7 +276,9 @@ def guard_from_settings(settings: Settings) -> ToolGuard:
 async def load_call_tools(
     config: WorkerSessionConfig, *, settings: Settings, policy: OutboundPolicy | None = None
 ) -> CallTools:
-    """Connect the session's MCP servers (in parallel) and build the guarded tools."""
+    """The session's HTTP tools and its MCP servers' tools (connected in parallel), guarded.
+
+    An MCP tool named like an HTTP tool (or an earlier MCP tool) is left out."""
     guard = guard_from_settings(settings)
     policy = policy or OutboundPolicy.from_settings(settings)
     results = await asyncio.gather(
@@ -231,6 +289,18 @@ async def load_call_tools(
     )
     out = CallTools(tools=[], guard=guard, servers=[])
     names: set[str] = set()
+    for definition in config.http_tools:
+        names.add(definition.name)
+        out.http_tools.append(definition.name)
+        out.tools.append(
+            http_tool(
+                definition,
+                guard=guard,
+                policy=policy,
+                max_bytes=settings.http_tool_max_response_bytes,
+                max_chars=settings.mcp_max_result_chars,
+            )
+        )
     for server, (connection, listed, error) in zip(config.mcp_servers, results, strict=True):
         state: dict[str, Any] = {"id": server.id, "name": server.name, "tools": []}
         out.servers.append(state)

@@ -249,6 +249,41 @@ export interface McpServerCreate {
 /** A partial update; `headers` replaces the whole set when present. */
 export type McpServerUpdate = Partial<McpServerCreate>;
 
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** An HTTP tool of an agent. Header values never come back: `{"Authorization": "••••"}`. */
+export interface HttpTool {
+  id: string;
+  agent_id: string;
+  name: string;
+  description: string;
+  method: HttpMethod;
+  url: string;
+  /** A JSON schema object: `{"type": "object", "properties": {...}, "required": [...]}`. */
+  parameters: Record<string, unknown>;
+  headers: Record<string, string>;
+  /** The `{{variables}}` the URL, description and headers use. */
+  variables: string[];
+  timeout_seconds: number;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface HttpToolCreate {
+  name: string;
+  description: string;
+  method?: HttpMethod;
+  url: string;
+  parameters?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  timeout_seconds?: number;
+  enabled?: boolean;
+}
+
+/** A partial update; `headers` replaces the whole set when present. */
+export type HttpToolUpdate = Partial<HttpToolCreate>;
+
 export interface McpTool {
   name: string;
   description: string;
@@ -509,6 +544,24 @@ export function searchKnowledge(agentId: string, query: string, topK = 5): Promi
 }
 
 // --- MCP servers ------------------------------------------------------------------------
+
+const toolBase = (agentId: string) => `/api/agents/${seg(agentId)}/tools`;
+
+export function listHttpTools(agentId: string): Promise<HttpTool[]> {
+  return request("GET", toolBase(agentId));
+}
+
+export function createHttpTool(agentId: string, data: HttpToolCreate): Promise<HttpTool> {
+  return request("POST", toolBase(agentId), { json: data });
+}
+
+export function updateHttpTool(agentId: string, toolId: string, changes: HttpToolUpdate): Promise<HttpTool> {
+  return request("PATCH", `${toolBase(agentId)}/${seg(toolId)}`, { json: changes });
+}
+
+export function deleteHttpTool(agentId: string, toolId: string): Promise<void> {
+  return request("DELETE", `${toolBase(agentId)}/${seg(toolId)}`);
+}
 
 const mcpBase = (agentId: string) => `/api/agents/${seg(agentId)}/mcp-servers`;
 

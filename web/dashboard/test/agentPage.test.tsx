@@ -13,6 +13,7 @@ function signedInApi(extra: Parameters<typeof fakeApi>[0] = {}) {
     "GET /api/agents/agt_123/sessions?limit=10": [],
     "GET /api/agents/agt_123/knowledge": [],
     "GET /api/agents/agt_123/mcp-servers": [],
+    "GET /api/agents/agt_123/tools": [],
     "GET /api/voices": [],
     ...extra,
   });

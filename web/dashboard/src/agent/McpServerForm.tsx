@@ -30,7 +30,7 @@ interface McpServerFormProps {
   onCancel: () => void;
 }
 
-function HeaderRows({ rows, onChange, invalid }: { rows: HeaderRow[]; onChange: (rows: HeaderRow[]) => void; invalid: boolean }) {
+export function HeaderRows({ rows, onChange, invalid }: { rows: HeaderRow[]; onChange: (rows: HeaderRow[]) => void; invalid: boolean }) {
   const set = (index: number, patch: Partial<HeaderRow>) => onChange(rows.map((r, i) => (i === index ? { ...r, ...patch } : r)));
   return (
     <div className="header-rows">

@@ -3,6 +3,7 @@ import { deleteAgent, getAgent, listEngines, type Agent } from "../api";
 import { AgentCalls } from "../agent/AgentCalls";
 import { AgentForm } from "../agent/AgentForm";
 import { KnowledgeSection } from "../agent/KnowledgeSection";
+import { HttpToolsSection } from "../agent/HttpToolsSection";
 import { McpSection } from "../agent/McpSection";
 import { VoiceSection } from "../agent/VoiceSection";
 import { Badge } from "../components/Badge";
@@ -137,6 +138,7 @@ export function AgentPage({ agentId }: { agentId: string | null }) {
     { id: "voice", title: "Reference voice", body: <VoiceSection agent={agent} onChange={setAgent} /> },
     { id: "knowledge", title: "Knowledge base", body: <KnowledgeSection agentId={agent.id} /> },
     { id: "tools", title: "Tools (MCP servers)", body: <McpSection agentId={agent.id} /> },
+    { id: "http-tools", title: "HTTP tools", body: <HttpToolsSection agentId={agent.id} /> },
     { id: "calls", title: "Call history", body: <AgentCalls agentId={agent.id} agentName={agent.name} /> },
     { id: "danger", title: "Delete", body: <DangerZone agent={agent} /> },
   ];
