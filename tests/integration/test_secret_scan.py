@@ -4,7 +4,7 @@ A realistic flow goes through the real API (keys created, rotated and revoked; a
 a distinctive system prompt; sessions and MCP servers with distinctive header values;
 webhook endpoints created and their secrets rotated; an error of every kind) while every
 log record is captured at DEBUG, uvicorn's access and error logs included. Then: no
-``sk_`` key, LiveKit API secret, worker credential, encryption key, MCP header value,
+``sk_`` key, LiveKit API secret, worker credential, encryption key, MCP or HTTP tool header value,
 webhook secret or system prompt may appear in any log record, error body, response
 header, join token or the audit log; a key or webhook secret appears only in the one
 response that created it, and the agent's prompt only in the agent's own responses (and a
@@ -130,6 +130,7 @@ def test_no_secret_leaks_into_logs_errors_tokens_or_lists(
     prompt = "ZEBRA-PROMPT-" + secrets.token_hex(8)
     override = "OKAPI-OVERRIDE-" + secrets.token_hex(8)
     mcp_values = [f"MCPVAL{i}-" + secrets.token_hex(12) for i in range(4)]
+    tool_values = [f"TOOLVAL{i}-" + secrets.token_hex(12) for i in range(2)]
     webhook_secrets: list[str] = []
     bogus_key = "sk_" + secrets.token_urlsafe(32)  # well-formed, never issued
     keys: list[str] = [bogus_key]
@@ -198,6 +199,30 @@ def test_no_secret_leaks_into_logs_errors_tokens_or_lists(
         patched = http.patch(f"{servers}/{mcp.json()['id']}", json=changed, headers=csrf)
         assert seen.add(patched).status_code == 200, patched.text
         seen.add(http.get(servers, headers=key))
+
+        # an HTTP tool with header values, created, changed and refused: never shown
+        tools = f"/api/agents/{agent['id']}/tools"
+        tool = seen.add(
+            http.post(
+                tools,
+                json={
+                    "name": "order_status",
+                    "description": "Look an order up.",
+                    "url": f"http://{allowed}/orders",
+                    "headers": {"Authorization": "Bearer " + tool_values[0]},
+                },
+                headers=key,
+            )
+        )
+        assert tool.status_code == 201, tool.text
+        retool = {"headers": {"X-Api-Key": tool_values[1]}}
+        patched = http.patch(f"{tools}/{tool.json()['id']}", json=retool, headers=csrf)
+        assert seen.add(patched).status_code == 200, patched.text
+        bad = {"headers": {"X-Api-Key": tool_values[1] + "\n"}}
+        refused = http.patch(f"{tools}/{tool.json()['id']}", json=bad, headers=key)
+        assert seen.add(refused).status_code == 422, refused.text
+        seen.add(http.get(tools, headers=key))
+        seen.add(http.get(f"{tools}/{tool.json()['id']}"))
 
         # a webhook endpoint: its secret only in the responses that create it
         hook = http.post("/api/webhooks", json={"url": f"http://{allowed}/hook"}, headers=csrf)
@@ -314,6 +339,7 @@ def test_no_secret_leaks_into_logs_errors_tokens_or_lists(
         platform.secrets.worker_token,
         platform.secrets.encryption_key,
         *mcp_values,
+        *tool_values,
         *webhook_secrets,
         *(s.removeprefix("whsec_") for s in webhook_secrets),
         prompt,
