@@ -249,3 +249,26 @@ async def test_closing_the_stream_stops_generation_and_frees_the_model(engine: L
             if chunk.has_response():
                 break
     assert time.monotonic() - started < 5.0
+
+
+async def test_the_agents_temperature_reaches_the_model(tmp_path: Path) -> None:
+    """A call's engines take the agent's conversation settings: at temperature 0 the same
+    question gets the same answer every time; at 2 the answers vary."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    from tests.support.servers import make_settings
+
+    from vocable.providers.registry import EngineFactory, LlmOptions
+
+    factory = EngineFactory(settings=make_settings(tmp_path, llm_contexts=1))
+    question = _conversation("Invent a name for a new bicycle, just the name.")
+    answers: dict[float, set[str]] = {}
+    for temperature in (0.0, 2.0):
+        engine = factory.llm_for(MODEL, LlmOptions(temperature=temperature, max_tokens=12))
+        try:
+            answers[temperature] = {
+                (await engine.chat(chat_ctx=question).collect()).text for _ in range(4)
+            }
+        finally:
+            await engine.aclose()
+    assert len(answers[0.0]) == 1, answers
+    assert len(answers[2.0]) > 1, answers
