@@ -46,6 +46,7 @@ def test_metadata_and_defaults_fill_the_prompt_and_greeting_of_the_call(
             "agent": agent["id"],
             "language": "es",
             "metadata": {"customer_name": "Ana", "vip": True},
+            "origin_url": "https://shop.example.com/help?topic=returns",
         },
         headers=key,
     )
@@ -59,6 +60,7 @@ def test_metadata_and_defaults_fill_the_prompt_and_greeting_of_the_call(
     assert "in Asia/Tokyo; speak es." in record["system_prompt"]
     assert "{{" not in record["system_prompt"]
     assert record["metadata"] == {"customer_name": "Ana", "vip": True}
+    assert record["origin_url"] == "https://shop.example.com/help?topic=returns"
     # the worker runs the call with the filled text
     worker = {"Authorization": f"Bearer {api.platform.secrets.worker_token}"}
     config = http.get(f"/internal/sessions/{sid}", headers=worker).json()

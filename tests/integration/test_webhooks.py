@@ -182,7 +182,11 @@ def run_call(
     """A whole call as the worker reports it: started, turns, ended."""
     resp = client.post(
         "/api/agents/agent-session/",
-        json={"agent": tenant.agent_id, "metadata": {"order": 42}},
+        json={
+            "agent": tenant.agent_id,
+            "metadata": {"order": 42},
+            "origin_url": "https://shop.example.com/orders/42",
+        },
         headers={"x-api-key": tenant.api_key},
     )
     assert resp.status_code == 200, resp.text
@@ -348,6 +352,7 @@ def test_started_and_ended_arrive_signed_with_the_transcript(
     assert ended["end_reason"] == "caller_left" and ended["status"] == "ended"
     assert ended["usage"] == {"llm_prompt_tokens": 120, "duration_seconds": 3.5}
     assert ended["metadata"] == {"order": 42}
+    assert ended["origin_url"] == "https://shop.example.com/orders/42"
     assert ended["duration_seconds"] is not None and ended["duration_seconds"] >= 0
     assert ended["agent_id"] == owner.agent_id
 

@@ -198,6 +198,8 @@ class CallRecordDetail(CallRecordPublic):
     greeting: str
     metadata: dict[str, Any]
     """The session request's ``metadata``."""
+    origin_url: str | None
+    """The page the session request said the call came from (``origin_url``)."""
     turns: list[TurnPublic]
 
 

@@ -76,6 +76,7 @@ def session_data(db: Session, row: VoiceSession, *, with_transcript: bool) -> di
         "status": row.status,
         "language": config.language,
         "metadata": config.metadata,
+        "origin_url": config.origin_url,
         "created_at": _iso(row.created_at),
         "started_at": _iso(row.started_at),
         "ended_at": _iso(row.ended_at),

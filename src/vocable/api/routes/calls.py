@@ -50,6 +50,7 @@ def get_call_record(session_id: str, db: DbDep, principal: CallsRead) -> CallRec
         system_prompt=config.system_prompt,
         greeting=config.greeting,
         metadata=config.metadata,
+        origin_url=config.origin_url,
         turns=turns,
     )
 
