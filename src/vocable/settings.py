@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     """Name the worker registers under; tokens dispatch this name."""
     worker_max_jobs: int = Field(default=4, ge=1, le=64)
     """Calls one worker process takes at once; capacity is counted in calls, not CPU."""
+    worker_report_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How often a worker reports its capacity and load to the API."""
+    worker_report_timeout_seconds: float = Field(default=15.0, ge=2, le=600)
+    """A worker silent this long has no places: when no known worker has any, the session
+    endpoint answers 503 ``no_agent_available`` (``sessions.capacity``)."""
     worker_prewarm_llm: str | None = "qwen2.5-1.5b"
     """Embedded LLM a worker loads at start (with the default STT, TTS and VAD); empty: none."""
     stt_threads: int = Field(default=2, ge=1, le=64)

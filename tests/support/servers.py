@@ -115,6 +115,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "VOCABLE_AGENT_NAME": settings.agent_name,
             "VOCABLE_WORKER_PREWARM_LLM": settings.worker_prewarm_llm or "",
             "VOCABLE_OUTBOUND_ALLOW_HOSTS": ",".join(settings.outbound_allow_hosts),
+            "VOCABLE_WORKER_MAX_JOBS": str(settings.worker_max_jobs),
+            "VOCABLE_WORKER_REPORT_SECONDS": str(settings.worker_report_seconds),
         }
     )
     if settings.database_url:

@@ -33,7 +33,8 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
+    """Async, as every dependency that does no I/O: a sync one costs a thread hop."""
     platform: Platform = request.app.state.platform
     return platform
 
@@ -265,7 +266,7 @@ def get_principal(
     return Principal(org_id=user.org_id, user=user)
 
 
-def get_worker(
+async def get_worker(
     platform: PlatformDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     expected = "Bearer " + platform.secrets.worker_token
@@ -296,7 +297,7 @@ class RequireScope:
     scope: Scope
     org_wide: bool = False
 
-    def __call__(self, principal: PrincipalDep) -> Principal:
+    async def __call__(self, principal: PrincipalDep) -> Principal:
         if (access := principal.access) is not None:
             access.require(self.scope)
             if self.org_wide:
@@ -310,7 +311,7 @@ class RequireKeyScope:
 
     scope: Scope
 
-    def __call__(self, key: ApiKeyDep) -> ApiKey:
+    async def __call__(self, key: ApiKeyDep) -> ApiKey:
         KeyAccess.of(key.scopes, key.agent_ids).require(self.scope)
         return key
 

@@ -206,6 +206,14 @@ class CallRecordDetail(CallRecordPublic):
 # --- the worker channel ---------------------------------------------------------------
 
 
+class WorkerReport(BaseModel):
+    """A worker's capacity and load (``sessions.capacity``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    capacity: Annotated[int, Field(ge=0, le=1024)]
+    active: Annotated[int, Field(ge=0, le=1024)]
+
+
 class WorkerVoiceClone(BaseModel):
     """A cloning engine's voice id made from a session's reference voice (worker only)."""
 

@@ -230,6 +230,19 @@ class VoiceSession(Base):
     """The worker's last heartbeat during the call (a silent worker died: ``worker_lost``)."""
 
 
+class Worker(Base):
+    """A voice worker process as it last reported itself (``sessions.capacity``)."""
+
+    __tablename__ = "workers"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    """Calls it takes at once (``VOCABLE_WORKER_MAX_JOBS``)."""
+    active: Mapped[int] = mapped_column(Integer)
+    """Calls it was running when it reported."""
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class TranscriptTurn(Base):
     __tablename__ = "transcript_turns"
     __table_args__ = (Index("ix_turns_session_seq", "session_id", "seq", unique=True),)

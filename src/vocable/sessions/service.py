@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
@@ -31,6 +31,7 @@ from vocable.http_tools.service import enabled_variables
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
+from vocable.sessions.capacity import check_capacity, open_sessions_clause
 from vocable.voices import VoiceRefused
 from vocable.voices.service import AddedBy, refusal_error, session_url_cache, voice_from_url
 from vocable.webhooks.outbox import enqueue_session_event
@@ -182,14 +183,6 @@ def _check_key_rate(db: Session, key: ApiKey, limit: int, now: datetime) -> None
     )
 
 
-def open_sessions_clause(now: datetime) -> Any:
-    """Sessions that hold a concurrency slot: joinable, or joined and not yet ended."""
-    return or_(
-        and_(VoiceSession.status == "created", VoiceSession.join_deadline > now),
-        and_(VoiceSession.status == "active", VoiceSession.hard_deadline > now),
-    )
-
-
 def _check_concurrency(db: Session, org_id: str, limit: int, now: datetime) -> None:
     count = db.scalar(
         select(func.count())
@@ -297,6 +290,7 @@ def create_session(
         if key is not None:
             _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
         _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
+        check_capacity(db, now, live_for=timedelta(seconds=settings.worker_report_timeout_seconds))
 
         config = _with_variables(agent, _effective_config(agent, req, voice), now, tool_names)
         check_language(agent.stt_engine, config.language)

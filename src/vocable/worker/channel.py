@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -134,6 +136,30 @@ class WorkerChannel:
             except (httpx.TransportError, ValueError):
                 pass  # the API is restarting; the next beat reaches it
             await asyncio.sleep(interval)
+
+    async def report_load(
+        self,
+        worker_id: str,
+        *,
+        capacity: Callable[[], int],
+        active: Callable[[], int],
+        interval: float,
+    ) -> None:
+        """Report this worker's capacity and the calls it runs every ``interval`` seconds,
+        until cancelled; then say it is gone (its places go at once). A missed report is
+        not retried: the next one says the same."""
+        path = f"/internal/workers/{worker_id}"
+        try:
+            while True:
+                try:
+                    body = {"capacity": capacity(), "active": active()}
+                    await self._client.post(path, json=body, timeout=interval)
+                except httpx.TransportError:
+                    pass  # the API is restarting; the next report reaches it
+                await asyncio.sleep(interval)
+        finally:
+            with contextlib.suppress(httpx.HTTPError):
+                await self._client.delete(path, timeout=2.0)
 
     async def _post_retrying(
         self, path: str, body: dict[str, Any], *, timeout: float | None = None

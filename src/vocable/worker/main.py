@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -119,4 +120,27 @@ def run_worker(settings: Settings) -> None:
     if settings.worker_prewarm_llm:
         log.info("loading embedded models")
         _runtime.engines.prewarm(llm_engine=settings.worker_prewarm_llm)
-    asyncio.run(build_server(_runtime).run(devmode=False))
+    asyncio.run(serve(_runtime))
+
+
+async def serve(runtime: WorkerRuntime) -> None:
+    """Take calls, and tell the API how many this worker can still take (its capacity
+    and load: the session endpoint refuses sessions no worker could answer)."""
+    server = build_server(runtime)
+    channel = WorkerChannel(
+        api_url=runtime.settings.resolved_api_url, worker_token=runtime.secrets.worker_token
+    )
+    reports = asyncio.create_task(
+        channel.report_load(
+            f"wrk_{secrets.token_hex(8)}",
+            capacity=lambda: runtime.settings.worker_max_jobs,
+            active=lambda: len(server.active_jobs),
+            interval=runtime.settings.worker_report_seconds,
+        )
+    )
+    try:
+        await server.run(devmode=False)
+    finally:
+        reports.cancel()
+        await asyncio.gather(reports, return_exceptions=True)
+        await channel.aclose()

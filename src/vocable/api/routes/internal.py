@@ -5,15 +5,24 @@ Authenticated with the worker credential from the data directory, never an API k
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from vocable.api.deps import DbDep, PlatformDep, WorkerDep
 from vocable.api.errors import ApiError
-from vocable.api.schemas import WorkerEvent, WorkerKnownVoices, WorkerTurn, WorkerVoiceClone
+from vocable.api.schemas import (
+    WorkerEvent,
+    WorkerKnownVoices,
+    WorkerReport,
+    WorkerTurn,
+    WorkerVoiceClone,
+)
 from vocable.contracts.sessions import SessionConfig, WorkerSessionConfig
 from vocable.db.models import Voice
+from vocable.sessions.capacity import forget_worker, record_report
 from vocable.sessions.service import add_turn, record_event
 from vocable.sessions.worker import require_session, worker_config
 from vocable.voices.clones import (
@@ -105,3 +114,18 @@ def voice_audio(sha256: str, db: DbDep, platform: PlatformDep, _: WorkerDep) -> 
     if not is_sha256(sha256) or not any_voice_with_sha(db, sha256) or not store.has_audio(sha256):
         raise ApiError(404, "voice_not_found", "Voice not found")
     return FileResponse(store.audio_path(sha256), media_type="audio/wav")
+
+
+WorkerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+@router.post("/workers/{worker_id}", status_code=204)
+def worker_report(worker_id: WorkerId, body: WorkerReport, db: DbDep, _: WorkerDep) -> None:
+    """A worker's capacity and the calls it runs, every few seconds."""
+    record_report(db, worker_id=worker_id, capacity=body.capacity, active=body.active)
+
+
+@router.delete("/workers/{worker_id}", status_code=204)
+def worker_gone(worker_id: WorkerId, db: DbDep, _: WorkerDep) -> None:
+    """A worker that stops: its places are gone now, not when its reports are missed."""
+    forget_worker(db, worker_id)

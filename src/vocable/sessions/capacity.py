@@ -1,0 +1,85 @@
+"""How many calls the voice workers can take, from what each worker reports.
+
+Every worker process reports its capacity (``VOCABLE_WORKER_MAX_JOBS``) and the calls it
+runs every few seconds (``POST /internal/workers/{id}``), and says goodbye when it stops.
+LiveKit balances jobs over the workers by the same load figure; this side keeps the
+session endpoint from handing out a room no agent will join: when the workers seen
+recently have no free place left for another call (counting the sessions that were handed
+out and not yet joined, whose callers are on their way), a new session is refused with
+503 ``no_agent_available`` and ``Retry-After``.
+
+A deployment where no worker has reported for ``KNOWN_FOR`` (a worker still loading its
+models, an API without workers) is not refused: nothing is known about its capacity.
+Requests of different organisations are not serialised against each other, so a burst
+may overshoot by a call or two; LiveKit then queues the job until a worker frees up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from vocable.contracts.errors import UnavailableError
+from vocable.db.models import VoiceSession, Worker
+
+KNOWN_FOR = timedelta(minutes=10)
+"""A worker silent for longer than this no longer counts as part of the deployment."""
+RETRY_AFTER_SECONDS = 10
+
+
+class NoAgentAvailable(UnavailableError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no_agent_available",
+            "Every voice agent is busy; try again shortly",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+
+
+def record_report(db: Session, *, worker_id: str, capacity: int, active: int) -> None:
+    """Store one worker's report (its first one registers it)."""
+    now = datetime.now(UTC)
+    worker = db.get(Worker, worker_id)
+    if worker is None:
+        db.add(Worker(id=worker_id, capacity=capacity, active=active, started_at=now, seen_at=now))
+    else:
+        worker.capacity, worker.active, worker.seen_at = capacity, active, now
+    db.commit()
+
+
+def forget_worker(db: Session, worker_id: str) -> None:
+    """A worker that stops says so: its places are gone at once."""
+    db.execute(delete(Worker).where(Worker.id == worker_id))
+    db.commit()
+
+
+def open_sessions_clause(now: datetime) -> Any:
+    """Sessions that hold a concurrency slot: joinable, or joined and not yet ended."""
+    return or_(
+        and_(VoiceSession.status == "created", VoiceSession.join_deadline > now),
+        and_(VoiceSession.status == "active", VoiceSession.hard_deadline > now),
+    )
+
+
+def free_places(db: Session, now: datetime, *, live_for: timedelta) -> int | None:
+    """Calls the workers could still take; ``None`` when no worker is known."""
+    known = select(func.count()).select_from(Worker).where(Worker.seen_at > now - KNOWN_FOR)
+    if not db.scalar(known):
+        return None
+    capacity = db.scalar(
+        select(func.coalesce(func.sum(Worker.capacity), 0)).where(Worker.seen_at > now - live_for)
+    )
+    held = db.scalar(
+        select(func.count()).select_from(VoiceSession).where(open_sessions_clause(now))
+    )
+    return int(capacity or 0) - int(held or 0)
+
+
+def check_capacity(db: Session, now: datetime, *, live_for: timedelta) -> None:
+    """``NoAgentAvailable`` when the known workers have no place for another call."""
+    free = free_places(db, now, live_for=live_for)
+    if free is not None and free <= 0:
+        raise NoAgentAvailable()
