@@ -200,9 +200,34 @@ async def test_with_interruptions_off_the_agent_talks_on_over_the_caller(
         await asyncio.sleep(1.0)
         barge = time.monotonic()
         await caller.speak(cut_in)
+        await asyncio.sleep(max(0.0, barge + 4.7 - time.monotonic()))
         # the agent with interruptions on goes quiet within 3.5 s (test_voice_call);
         # this one is still talking well after that
         assert rms(caller.audio_between(barge + 3.5, barge + 4.5)) > 300
+        story = await caller.wait_reply("agent_text", since=sent, timeout=90)
+        assert story.get("interrupted") is None
+    finally:
+        await caller.leave()
+
+
+async def test_a_backchannel_does_not_stop_an_agent_that_needs_more_words(
+    api: ApiServer, tmp_path: Path
+) -> None:
+    tenant = agent(api, conversation={"interruption_min_words": 3}, greeting="")
+    caller, _ = await join(api, tenant)
+    try:
+        short = synthesize_speech("Okay, sure.", tmp_path / "ok.wav")  # two words
+        sent = await caller.send_text(
+            "Please tell me a long story about bread, at least five sentences."
+        )
+        await caller.wait_for_sound(sent, timeout=90)
+        await asyncio.sleep(1.0)
+        said = time.monotonic()
+        await caller.speak(short)
+        await asyncio.sleep(max(0.0, said + 4.2 - time.monotonic()))
+        # 0.4 s of speech stops an agent by default (test_voice_call); this one talks on,
+        # and the two words are not taken as a turn to answer
+        assert rms(caller.audio_between(said + 3.0, said + 4.0)) > 300
         story = await caller.wait_reply("agent_text", since=sent, timeout=90)
         assert story.get("interrupted") is None
     finally:
