@@ -88,6 +88,14 @@ export async function screenshot(page: Page, e: E2eEnv, name: string): Promise<v
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
 }
 
+/** A screenshot of one element (a form section, a table), scrolled into view. */
+export async function screenshotOf(element: Locator, e: E2eEnv, name: string): Promise<void> {
+  const dir = join(e.outDir, "screenshots");
+  mkdirSync(dir, { recursive: true });
+  await element.scrollIntoViewIfNeeded();
+  await element.screenshot({ path: join(dir, `${name}.png`) });
+}
+
 /** How many microphone tracks the page opened, and how many are still live. */
 export async function microphoneTracks(page: Page): Promise<{ opened: number; live: number }> {
   return page.evaluate(() => {

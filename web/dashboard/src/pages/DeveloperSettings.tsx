@@ -63,7 +63,7 @@ function KeyRow({ apiKey, agents, onRevoked }: { apiKey: ApiKey; agents: Agent[]
       <td>
         <code>{apiKey.prefix}…</code>
       </td>
-      <td>
+      <td className="key-table__scopes">
         <span title={apiKey.scopes.join(" ")}>{describeScopes(apiKey.scopes)}</span>
       </td>
       <td>
@@ -310,7 +310,7 @@ export function DeveloperSettings() {
                   <th scope="col">Created</th>
                   <th scope="col">Last used</th>
                   <th scope="col">Status</th>
-                  <th scope="col">
+                  <th scope="col" className="cell--actions">
                     <span className="visually-hidden">Actions</span>
                   </th>
                 </tr>
