@@ -68,9 +68,9 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     await page.getByRole("link", { name: "Agents", exact: true }).click();
     await page.getByRole("link", { name: "New agent", exact: true }).click();
     await page.getByLabel("Name", { exact: true }).fill("Bakery receptionist");
-    await page.getByLabel("System prompt").fill(PROMPT);
-    await page.getByLabel("Greeting").fill(GREETING);
-    await page.getByLabel("Language model").selectOption("qwen2.5-0.5b");
+    await page.getByLabel("System prompt", { exact: true }).fill(PROMPT);
+    await page.getByLabel("Greeting", { exact: true }).fill(GREETING);
+    await page.getByLabel("Language model", { exact: true }).selectOption("qwen2.5-0.5b");
     const language = page.getByLabel("Language", { exact: true });
     await language.fill("xx-klingon-zz");
     await page.getByRole("button", { name: "Create agent" }).click();
