@@ -148,6 +148,11 @@ def test_operator_creates_a_key_and_an_agent_in_the_dashboard(
     assert agent.status_code == 200  # the key works, for the operator's own organisation
     assert agent.json()["greeting"].startswith("Welcome to Rosa's Bakery")
     assert agent.json()["llm_engine"] == TEST_LLM
+    # the settings changed on the agent page were saved
+    conversation, overrides = agent.json()["conversation"], agent.json()["session_overrides"]
+    assert conversation["temperature"] == 0.3
+    assert conversation["goodbye"] == "Thank you for calling Rosa's Bakery. Goodbye!"
+    assert "system_prompt" not in overrides and "language" in overrides
     calls = httpx.get(f"{browserland.api.url}/api/sessions", headers=headers).json()
     assert calls and calls[0]["agent_id"] == created["agentId"]  # the try-it call
     # the operator gave the key only sessions and reading agents and calls

@@ -64,6 +64,14 @@ export interface VoiceRestored {
   voiceModel: string;
 }
 
+/** Payload of the `handoff` event: the agent is handing the caller over to a person. */
+export interface Handoff {
+  /** Why the caller needs a person, in a few words (the LLM's; may be empty). */
+  readonly reason: string;
+  /** One sentence on what the caller wants and what was said so far (may be empty). */
+  readonly summary: string;
+}
+
 /**
  * Which voice the agent speaks in, as it last reported ({@link VoiceCall.voice}).
  * Agents that use no cloning engine never report anything: `{fallback: false}` throughout.
@@ -96,6 +104,12 @@ export interface CallEvents {
   voiceFallback: VoiceFallback;
   /** The cloned voice is back after a `voiceFallback`. */
   voiceRestored: VoiceRestored;
+  /**
+   * The agent is handing the caller over to a person (its `transfer_to_human` tool): it
+   * says its transfer message next and then ends the call (end reason `transferred`).
+   * Open a live chat, show a phone number or pass the summary to a colleague.
+   */
+  handoff: Handoff;
   /** The call's connection state changed. */
   connectionState: ConnectionState;
   /** The agent's audio started playing (an {@link AgentAudio}) or ended (`null`). */
@@ -188,6 +202,7 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
   /** The LiveKit track behind {@link VoiceCall.microphoneTrack}, kept to stop it even after the room forgot it. */
   private micLocalTrack: LocalTrack | undefined;
   private voiceStatus: VoiceStatus = NO_FALLBACK;
+  private lastHandoff: Handoff | null = null;
   private ending = false;
 
   constructor(options: CallOptions) {
@@ -227,6 +242,11 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
    */
   get voice(): VoiceStatus {
     return this.voiceStatus;
+  }
+
+  /** The agent's last `handoff` of this call, or `null` if it handed nothing over. */
+  get handoff(): Handoff | null {
+    return this.lastHandoff;
   }
 
   /** Whether the microphone is published and not muted. */
@@ -512,6 +532,10 @@ export class VoiceCall extends TypedEmitter<CallEvents> {
         if (!this.voiceStatus.fallback) break;
         this.voiceStatus = Object.freeze({ fallback: false, voiceModel: frame.voiceModel });
         this.emit("voiceRestored", { voiceModel: frame.voiceModel });
+        break;
+      case "handoff":
+        this.lastHandoff = Object.freeze({ reason: frame.reason, summary: frame.summary });
+        this.emit("handoff", this.lastHandoff);
         break;
     }
   }

@@ -15,6 +15,7 @@ export {
   type CallWithSession,
   type CallWithSessionUrl,
   type ConnectionState,
+  type Handoff,
   type VoiceFallback,
   type VoiceRestored,
   type VoiceStatus,

@@ -7,7 +7,7 @@
 export const TOPIC_USER_TEXT = "voice.user_text";
 /** Topic of chat messages from the agent: echoes, speech transcripts and agent turns. */
 export const TOPIC_REPLY = "voice.reply";
-/** Topic of non-chat agent events: agent state, interim transcripts, voice fallback. */
+/** Topic of non-chat agent events: agent state, interim transcripts, voice fallback, handoff. */
 export const TOPIC_EVENTS = "voice.events";
 
 /** Agent state, for UI indicators; unknown states pass through as strings. */
@@ -36,7 +36,8 @@ export type EventFrame =
   | { kind: "agent_state"; state: AgentState }
   | { kind: "interim"; text: string }
   | { kind: "voice_fallback"; voiceModel: string; reason: VoiceFallbackReason }
-  | { kind: "voice_restored"; voiceModel: string };
+  | { kind: "voice_restored"; voiceModel: string }
+  | { kind: "handoff"; reason: string; summary: string };
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -67,8 +68,9 @@ export function parseReply(payload: Uint8Array): ReplyFrame | undefined {
 }
 
 /**
- * Reads a `voice.events` frame; `undefined` for garbage, unknown types, and voice frames
- * without a `voice_model` (or, for `voice_fallback`, a `reason`).
+ * Reads a `voice.events` frame; `undefined` for garbage, unknown types, voice frames
+ * without a `voice_model` (or, for `voice_fallback`, a `reason`), and `handoff` frames
+ * whose `reason` or `summary` is not a string.
  */
 export function parseEvent(payload: Uint8Array): EventFrame | undefined {
   const data = parseObject(payload);
@@ -78,6 +80,11 @@ export function parseEvent(payload: Uint8Array): EventFrame | undefined {
   }
   if (data["type"] === "interim" && typeof data["text"] === "string") {
     return { kind: "interim", text: data["text"] };
+  }
+  if (data["type"] === "handoff") {
+    const { reason, summary } = data;
+    if (typeof reason !== "string" || typeof summary !== "string") return undefined;
+    return { kind: "handoff", reason: reason.trim(), summary: summary.trim() };
   }
   const voiceModel = stringField(data, "voice_model");
   if (!voiceModel) return undefined;

@@ -60,6 +60,37 @@ export interface ApiKeyCreated extends ApiKey {
   key: string;
 }
 
+/** What a session request may override (docs/api.md, "What a session may override"). */
+export type OverridableField = "system_prompt" | "greeting" | "language" | "voice" | "variables";
+
+/** How an agent converses (docs/api.md, "Conversation settings and built-in call tools"). */
+export interface ConversationSettings {
+  first_message: "agent" | "caller";
+  interruptions: boolean;
+  interruption_min_seconds: number;
+  interruption_min_words: number;
+  /** `null`: never remind or hang up on silence. */
+  silence_timeout_seconds: number | null;
+  silence_reminder: string;
+  silence_reminders: number;
+  end_call_phrases: string[];
+  goodbye: string;
+  temperature: number;
+  max_reply_tokens: number;
+}
+
+/** Built-in tools every agent can switch on. */
+export interface CallTools {
+  end_call: { enabled: boolean; description: string };
+  transfer_to_human: { enabled: boolean; description: string; message: string };
+}
+
+/** A change of call tools: only the fields given change. */
+export interface CallToolsUpdate {
+  end_call?: Partial<CallTools["end_call"]>;
+  transfer_to_human?: Partial<CallTools["transfer_to_human"]>;
+}
+
 export interface Agent {
   id: string;
   name: string;
@@ -81,6 +112,10 @@ export interface Agent {
   timezone: string;
   /** Values of `{{variables}}` a session's metadata leaves out. */
   variable_defaults: Record<string, string>;
+  /** Left out by an API older than these settings: the defaults apply. */
+  conversation?: Partial<ConversationSettings>;
+  call_tools?: { end_call?: Partial<CallTools["end_call"]>; transfer_to_human?: Partial<CallTools["transfer_to_human"]> };
+  session_overrides?: OverridableField[];
   created_at: string;
   updated_at: string;
 }
@@ -101,6 +136,10 @@ export interface AgentCreate {
   active?: boolean;
   timezone?: string;
   variable_defaults?: Record<string, string>;
+  /** On update, only the fields given change (the API merges them). */
+  conversation?: Partial<ConversationSettings>;
+  call_tools?: CallToolsUpdate;
+  session_overrides?: OverridableField[];
 }
 
 /** A partial update: only the fields present change; `reference_audio_url: null` clears it. */

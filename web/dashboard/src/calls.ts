@@ -21,6 +21,32 @@ export function statusLabel(status: string): string {
   return STATUS_LABELS[status] ?? status;
 }
 
+/** Labels of end reasons that read better than their code (others are {@link humanise}d). */
+const END_REASON_LABELS: Record<string, string> = {
+  caller_left: "Caller left",
+  max_duration: "Reached the call length limit",
+  not_joined: "Caller never joined",
+  silence_timeout: "Silence: no answer to the reminders",
+  end_call_phrase: "Caller said an end-call phrase",
+  agent_ended: "Agent ended the call",
+  transferred: "Transferred to a person",
+};
+
+/** A call's end reason for people: "transferred" → "Transferred to a person"; `—` for none. */
+export function endReasonLabel(reason: string | null | undefined): string {
+  return (reason && END_REASON_LABELS[reason]) || humanise(reason);
+}
+
+/** The agent's handoff to a person, from the call's `usage.conversation.handoff`, if any. */
+export function callHandoff(call: CallRecord): { reason: string; summary: string } | null {
+  const conversation = call.usage["conversation"];
+  if (!conversation || typeof conversation !== "object") return null;
+  const handoff = (conversation as Record<string, unknown>)["handoff"];
+  if (!handoff || typeof handoff !== "object") return null;
+  const { reason, summary } = handoff as Record<string, unknown>;
+  return { reason: typeof reason === "string" ? reason : "", summary: typeof summary === "string" ? summary : "" };
+}
+
 /** "caller_left" → "Caller left". */
 export function humanise(code: string | null | undefined): string {
   if (!code) return "—";

@@ -11,6 +11,17 @@ export interface FormErrors {
 const NONE: FormErrors = { fields: {}, banner: null };
 
 /**
+ * The known field an error's field belongs to: itself, or the longest known field it is
+ * inside of (`conversation.end_call_phrases.3` → `conversation.end_call_phrases`).
+ */
+function knownFieldOf(field: string, knownFields: readonly string[]): string | undefined {
+  if (knownFields.includes(field)) return field;
+  return knownFields
+    .filter((known) => field.startsWith(`${known}.`))
+    .sort((a, b) => b.length - a.length)[0];
+}
+
+/**
  * Splits a failure into messages next to known fields and one banner message for the rest
  * (unknown fields, non-validation errors, network failures).
  */
@@ -21,7 +32,8 @@ export function splitErrors(error: unknown, knownFields: readonly string[]): For
   const fields: Record<string, string> = {};
   const others: string[] = [];
   for (const { field, message } of error.errors) {
-    if (knownFields.includes(field)) fields[field] ??= message;
+    const known = knownFieldOf(field, knownFields);
+    if (known) fields[known] ??= message;
     else others.push(field === "body" ? message : `${field}: ${message}`);
   }
   let banner: string | null = null;

@@ -2,6 +2,7 @@ import "./mockCallPanel";
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { App } from "../src/App";
+import { endReasonLabel } from "../src/calls";
 import { USER, agentFixture, fakeApi } from "./fakeApi";
 
 const RECORD = {
@@ -49,5 +50,41 @@ describe("calls", () => {
     expect(screen.getByText("180 ms")).toBeTruthy();
     expect(screen.getByText("Caller left")).toBeTruthy();
     expect(screen.getByText("Input tokens")).toBeTruthy();
+  });
+});
+
+describe("end reasons and handoffs", () => {
+  it("labels the end reasons for people, new ones included", () => {
+    expect(endReasonLabel("silence_timeout")).toBe("Silence: no answer to the reminders");
+    expect(endReasonLabel("end_call_phrase")).toBe("Caller said an end-call phrase");
+    expect(endReasonLabel("agent_ended")).toBe("Agent ended the call");
+    expect(endReasonLabel("transferred")).toBe("Transferred to a person");
+    expect(endReasonLabel("caller_left")).toBe("Caller left");
+    expect(endReasonLabel("duplicate_join")).toBe("Duplicate join");
+    expect(endReasonLabel(null)).toBe("—");
+  });
+
+  it("shows the handoff's reason and summary on the call page, and the label in the list", async () => {
+    const transferred = {
+      ...RECORD,
+      end_reason: "transferred",
+      usage: { ...RECORD.usage, conversation: { silence_reminders: 0, handoff: { reason: "billing dispute", summary: "Wants a refund for May." } } },
+    };
+    fakeApi({ "GET /api/auth/me": USER, "GET /api/agents": [agentFixture()], "GET /api/sessions/ses_1": { ...transferred, turns: [] } });
+    window.history.replaceState(null, "", "/calls/ses_1");
+    render(<App />);
+    const heading = await screen.findByRole("heading", { name: "Handed over to a person" });
+    const card = heading.closest("section") as HTMLElement;
+    expect(card.textContent).toContain("billing dispute");
+    expect(card.textContent).toContain("Wants a refund for May.");
+    expect(screen.getByText("Transferred to a person")).toBeTruthy();
+  });
+
+  it("shows no handoff card for a call without one", async () => {
+    fakeApi({ "GET /api/auth/me": USER, "GET /api/agents": [agentFixture()], "GET /api/sessions/ses_1": { ...RECORD, turns: [] } });
+    window.history.replaceState(null, "", "/calls/ses_1");
+    render(<App />);
+    await screen.findByText("Caller left");
+    expect(screen.queryByRole("heading", { name: "Handed over to a person" })).toBeNull();
   });
 });

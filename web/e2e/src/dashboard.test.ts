@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { bubbles, env, eventually, launch, newCallPage, screenshot, texts, unexpectedErrors } from "./support.js";
+import { bubbles, env, eventually, launch, newCallPage, screenshot, screenshotOf, texts, unexpectedErrors } from "./support.js";
 
 const PROMPT =
   "You are the receptionist of Rosa's Bakery. The bakery opens at nine in the morning " +
@@ -54,15 +54,23 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     await page.getByText("website backend").waitFor();
     await page.getByText("sessions:create, agents:read, calls:read").waitFor();
     await screenshot(page, e, "dashboard-developer-settings-keys");
+    // the keys table fits the card at this width: no sideways scrolling, Revoke in view
+    const revoke = page.getByRole("row", { name: /website backend/ }).getByRole("button", { name: "Revoke" });
+    const table = page.locator(".table-wrap").filter({ has: revoke });
+    const [revokeBox, tableBox] = [await revoke.boundingBox(), await table.boundingBox()];
+    assert.ok(revokeBox && tableBox && revokeBox.x + revokeBox.width <= tableBox.x + tableBox.width + 1, "Revoke fits in the keys table's box");
+    const overflow = await table.evaluate((el) => el.scrollWidth - el.clientWidth);
+    console.log(`keys table overflow: ${overflow}px`);
+    await screenshotOf(table, e, "dashboard-developer-settings-keys-table");
     assert.ok(!(await page.content()).includes(apiKey), "the secret is shown only once");
 
     // a new agent; a bad language is reported next to the field
     await page.getByRole("link", { name: "Agents", exact: true }).click();
     await page.getByRole("link", { name: "New agent", exact: true }).click();
     await page.getByLabel("Name", { exact: true }).fill("Bakery receptionist");
-    await page.getByLabel("System prompt").fill(PROMPT);
-    await page.getByLabel("Greeting").fill(GREETING);
-    await page.getByLabel("Language model").selectOption("qwen2.5-0.5b");
+    await page.getByLabel("System prompt", { exact: true }).fill(PROMPT);
+    await page.getByLabel("Greeting", { exact: true }).fill(GREETING);
+    await page.getByLabel("Language model", { exact: true }).selectOption("qwen2.5-0.5b");
     const language = page.getByLabel("Language", { exact: true });
     await language.fill("xx-klingon-zz");
     await page.getByRole("button", { name: "Create agent" }).click();
@@ -78,6 +86,25 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     const agentId = (await idEl.innerText()).trim();
     assert.match(agentId, /^agt_/);
     await screenshot(page, e, "dashboard-agent-page");
+
+    // conversation settings and what a session may override: changed, saved (PATCH), still
+    // there after a reload (the Python side checks the API has them). Nothing that could end
+    // the calls that follow early: no built-in tools, no end-call phrases.
+    const conversation = page.getByRole("group", { name: "Conversation", exact: true });
+    await conversation.getByLabel("Temperature").fill("0.3");
+    await conversation.getByLabel("Goodbye", { exact: true }).fill("Thank you for calling Rosa's Bakery. Goodbye!");
+    const overrides = page.getByRole("group", { name: "What a session may override", exact: true });
+    await overrides.getByRole("checkbox", { name: /^System prompt/ }).uncheck();
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("Saved.", { exact: true }).waitFor();
+    await page.reload();
+    await idEl.waitFor({ timeout: 15_000 });
+    assert.equal(await conversation.getByLabel("Temperature").inputValue(), "0.3");
+    assert.ok(!(await overrides.getByRole("checkbox", { name: /^System prompt/ }).isChecked()));
+    assert.ok(await overrides.getByRole("checkbox", { name: /^Language/ }).isChecked());
+    await screenshotOf(conversation, e, "dashboard-agent-conversation");
+    await screenshotOf(page.getByRole("group", { name: "Built-in tools", exact: true }), e, "dashboard-agent-built-in-tools");
+    await screenshotOf(overrides, e, "dashboard-agent-session-overrides");
     writeFileSync(join(e.outDir, "created.json"), JSON.stringify({ apiKey, agentId }));
 
     // try it: a real call from the agent page (text only here; the voice path is the example's)

@@ -88,6 +88,22 @@ export async function screenshot(page: Page, e: E2eEnv, name: string): Promise<v
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
 }
 
+/**
+ * A screenshot of one element (a form section, a table) with a little margin: cut from a
+ * full-page shot, so a sticky header does not cover part of a tall element.
+ */
+export async function screenshotOf(element: Locator, e: E2eEnv, name: string): Promise<void> {
+  const dir = join(e.outDir, "screenshots");
+  mkdirSync(dir, { recursive: true });
+  const page = element.page();
+  const box = await element.boundingBox();
+  if (!box) throw new Error(`${name}: the element is not visible`);
+  const scrollY = await page.evaluate(() => window.scrollY);
+  const margin = 12;
+  const clip = { x: Math.max(0, box.x - margin), y: Math.max(0, box.y + scrollY - margin), width: box.width + 2 * margin, height: box.height + 2 * margin };
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true, clip });
+}
+
 /** How many microphone tracks the page opened, and how many are still live. */
 export async function microphoneTracks(page: Page): Promise<{ opened: number; live: number }> {
   return page.evaluate(() => {

@@ -1,5 +1,5 @@
-import type { CallOptions } from "@vocable/client";
-import { useEffect, useMemo, useState, type FormEvent } from "react";
+import type { CallOptions, Handoff } from "@vocable/client";
+import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { AudioLevelMeter } from "./AudioLevelMeter.js";
 import { agentStateLabel, defaultLabels, statusLabel, type VoiceCallLabels } from "./labels.js";
 import { useVoiceCall, type VoiceCallCallbacks } from "./useVoiceCall.js";
@@ -14,6 +14,12 @@ export interface VoiceCallPanelOwnProps extends VoiceCallCallbacks {
   labels?: Partial<VoiceCallLabels>;
   /** Start the call on mount instead of waiting for "Start call". */
   autoStart?: boolean;
+  /**
+   * Replaces the handoff notice ("Connecting you with a person…" and the reason) shown
+   * once the agent hands the caller over: e.g. a live-chat link or a phone number.
+   * Return `null` to show nothing. Use `onHandoff` to act on it as it happens.
+   */
+  renderHandoff?: (handoff: Handoff) => ReactNode;
 }
 
 /**
@@ -25,6 +31,8 @@ export type VoiceCallPanelProps = CallOptions & VoiceCallPanelOwnProps;
 
 const ACTIVE = new Set(["connecting", "connected", "reconnecting"]);
 const LIVE = new Set(["connected", "reconnecting"]);
+/** Error codes of the call ending from the agent's side. */
+const ENDED_BY_AGENT = new Set(["disconnected", "agent_left"]);
 
 /**
  * A complete call UI: status, Start/End, microphone toggle, level meters, the
@@ -32,7 +40,7 @@ const LIVE = new Set(["connected", "reconnecting"]);
  * `@vocable/react/styles.css` for the default look.
  */
 export function VoiceCallPanel(props: VoiceCallPanelProps) {
-  const { title, className, labels: overrides, autoStart = false, ...options } = props;
+  const { title, className, labels: overrides, autoStart = false, renderHandoff, ...options } = props;
   const labels = useMemo<VoiceCallLabels>(() => ({ ...defaultLabels, ...overrides }), [overrides]);
   const call = useVoiceCall(options);
   const { state, start } = call;
@@ -45,6 +53,9 @@ export function VoiceCallPanel(props: VoiceCallPanelProps) {
   const active = ACTIVE.has(state);
   const live = LIVE.has(state);
   const agentText = agentStateLabel(labels, call.agentState);
+  const handoff = call.handoff;
+  // After a handoff the agent ends the call: that is what the notice says, not an error.
+  const error = handoff && call.error && ENDED_BY_AGENT.has(call.error.code) ? null : call.error;
 
   const onSubmit = (event: FormEvent<HTMLFormElement>): void => {
     event.preventDefault();
@@ -105,9 +116,24 @@ export function VoiceCallPanel(props: VoiceCallPanelProps) {
         </p>
       ) : null}
 
-      {call.error ? (
+      {handoff ? (
+        renderHandoff ? (
+          renderHandoff(handoff)
+        ) : (
+          <div className="vocable-call__notice vocable-call__handoff" role="status">
+            <p className="vocable-call__handoff-title">{labels.handoff}</p>
+            {handoff.reason ? (
+              <p className="vocable-call__handoff-reason">
+                {labels.handoffReason} {handoff.reason}
+              </p>
+            ) : null}
+          </div>
+        )
+      ) : null}
+
+      {error ? (
         <p className="vocable-call__error" role="alert">
-          {call.error.message}
+          {error.message}
         </p>
       ) : null}
 

@@ -31,6 +31,10 @@ export interface VoiceCallLabels {
   agentSpeaking: string;
   /** Notice shown while the agent speaks in its standard voice because its cloned voice is unavailable. */
   voiceFallback: string;
+  /** Notice shown once the agent hands the caller over to a person (its `transfer_to_human` tool). */
+  handoff: string;
+  /** Text before the handoff's reason, e.g. "Reason:". */
+  handoffReason: string;
 }
 
 /** The English defaults. */
@@ -56,6 +60,8 @@ export const defaultLabels: Readonly<VoiceCallLabels> = Object.freeze({
   agentThinking: "Thinking…",
   agentSpeaking: "Speaking",
   voiceFallback: "The agent is using its standard voice right now.",
+  handoff: "Connecting you with a person…",
+  handoffReason: "Reason:",
 });
 
 /** The status text for `state`. */

@@ -5,6 +5,7 @@ import {
   type CallMessage,
   type CallOptions,
   type ConnectionState,
+  type Handoff,
   type VoiceCall,
   type VoiceStatus,
 } from "@vocable/client";
@@ -19,6 +20,12 @@ export interface VoiceCallCallbacks {
   onStateChange?: (state: ConnectionState) => void;
   /** An error was set on {@link VoiceCallControls.error}. */
   onError?: (error: VocableError) => void;
+  /**
+   * The agent is handing the caller over to a person (its `transfer_to_human` tool): it
+   * says its transfer message next and ends the call. Open a live chat, show a phone
+   * number, or pass the summary on.
+   */
+  onHandoff?: (handoff: Handoff) => void;
 }
 
 /**
@@ -44,6 +51,11 @@ export interface VoiceCallControls {
    * `{fallback: false}` when the call ends or a new one starts.
    */
   voice: VoiceStatus;
+  /**
+   * The agent's handoff to a person (`{reason, summary}`), or `null`. Kept after the call
+   * ends (a handoff ends it), cleared by `start()`.
+   */
+  handoff: Handoff | null;
   /** The last error of the current call, cleared by `start()`. */
   error: VocableError | null;
   /** Whether the microphone is published and unmuted. */
@@ -77,7 +89,7 @@ function asVocableError(error: unknown): VocableError {
 }
 
 function callOptionsOf(options: UseVoiceCallOptions): CallOptions {
-  const { onMessage: _message, onStateChange: _state, onError: _error, ...callOptions } = options;
+  const { onMessage: _message, onStateChange: _state, onError: _error, onHandoff: _handoff, ...callOptions } = options;
   return callOptions;
 }
 
@@ -98,6 +110,7 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
   const [agentState, setAgentState] = useState<AgentState | null>(null);
   const [interim, setInterim] = useState("");
   const [voice, setVoice] = useState<VoiceStatus>(NO_FALLBACK);
+  const [handoff, setHandoff] = useState<Handoff | null>(null);
   const [error, setError] = useState<VocableError | null>(null);
   const [microphoneEnabled, setMicrophoneOn] = useState(false);
   const [agentAudioTrack, setAgentAudioTrack] = useState<MediaStreamTrack | undefined>(undefined);
@@ -135,6 +148,10 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
         target.on("interim", setInterim),
         target.on("voiceFallback", () => setVoice(target.voice)),
         target.on("voiceRestored", () => setVoice(target.voice)),
+        target.on("handoff", (next) => {
+          setHandoff(next);
+          latest.current.onHandoff?.(next);
+        }),
         target.on("agentAudioTrack", (track) => setAgentAudioTrack(() => track)),
         target.on("microphoneTrack", (track) => {
           setMicrophoneTrack(() => track);
@@ -162,6 +179,7 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
     setAgentState(null);
     setInterim("");
     setVoice(NO_FALLBACK);
+    setHandoff(null);
     setError(null);
     setMicrophoneOn(false);
     setAgentAudioTrack(undefined);
@@ -240,6 +258,7 @@ export function useVoiceCall(options: UseVoiceCallOptions): VoiceCallControls {
     agentState,
     interim,
     voice,
+    handoff,
     error,
     microphoneEnabled,
     agentAudioTrack,

@@ -3,8 +3,10 @@ import { createAgent, updateAgent, type Agent, type Engine, type EngineKind, typ
 import { ErrorBanner } from "../components/ErrorBanner";
 import { CheckboxField, Field, type ControlProps } from "../components/Field";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
+import { CallToolsFieldset, ConversationFieldset, OverridesFieldset } from "./SettingsSections";
 import {
   AGENT_FIELDS,
+  API_FIELD,
   COMMON_LANGUAGES,
   changedFields,
   checkValues,
@@ -88,7 +90,7 @@ export function AgentForm({ agent, engines, onSaved }: AgentFormProps) {
 
   const set = <K extends AgentField>(field: K, value: AgentValues[K]) => {
     setValues((prev) => ({ ...prev, [field]: value }));
-    clearField(field);
+    clearField(API_FIELD[field]);
     setNotice("");
   };
 
@@ -122,7 +124,7 @@ export function AgentForm({ agent, engines, onSaved }: AgentFormProps) {
     }
   };
 
-  const fieldError = (field: AgentField) => errors.fields[field];
+  const fieldError = (field: AgentField) => errors.fields[API_FIELD[field]];
   // an API older than voice engines sends no `voice` list: offer only the default then
   const voiceEngines = engines?.voice ?? [];
   const selectedVoice = voiceEngines.find((o) => o.name === values.voice_model);
@@ -237,6 +239,10 @@ export function AgentForm({ agent, engines, onSaved }: AgentFormProps) {
           </Field>
         </div>
       </fieldset>
+
+      <ConversationFieldset values={values} set={set} error={fieldError} />
+      <CallToolsFieldset values={values} set={set} error={fieldError} />
+      <OverridesFieldset values={values} set={set} error={fieldError} />
 
       <CheckboxField
         label="Active"

@@ -1,5 +1,5 @@
 import type { CallRecord } from "../api";
-import { callSeconds, humanise, statusLabel } from "../calls";
+import { callSeconds, endReasonLabel, statusLabel } from "../calls";
 import { formatDateTime, formatDuration } from "../format";
 import { Link } from "../router";
 import { Badge, statusTone } from "./Badge";
@@ -52,7 +52,7 @@ export function CallTable({ calls, agentNames, showAgent = true, caption }: Call
                   <Badge tone={statusTone(call.status)}>{statusLabel(call.status)}</Badge>
                 </td>
                 <td className="cell--num">{formatDuration(callSeconds(call))}</td>
-                <td>{humanise(call.end_reason)}</td>
+                <td>{endReasonLabel(call.end_reason)}</td>
               </tr>
             );
           })}

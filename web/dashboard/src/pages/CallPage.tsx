@@ -2,7 +2,7 @@ import { getSession, listAgents, type CallDetail, type Turn } from "../api";
 import { Badge, statusTone } from "../components/Badge";
 import { PageHeader } from "../components/PageHeader";
 import { LoadFailed, Loading, isNotFound } from "../components/States";
-import { callSeconds, humanise, statusLabel } from "../calls";
+import { callHandoff, callSeconds, endReasonLabel, humanise, statusLabel } from "../calls";
 import { formatDateTime, formatDuration } from "../format";
 import { metricChips } from "../metrics";
 import { Link } from "../router";
@@ -109,6 +109,7 @@ export function CallPage({ sessionId }: { sessionId: string }) {
   }
   const { call, agentName } = result.data;
   const turns = [...call.turns].sort((a, b) => a.seq - b.seq);
+  const handoff = callHandoff(call);
   return (
     <>
       <PageHeader
@@ -140,6 +141,21 @@ export function CallPage({ sessionId }: { sessionId: string }) {
           )}
         </section>
         <aside className="stack-lg">
+          {handoff ? (
+            <section className="card card--highlight" aria-labelledby="handoff-heading">
+              <h2 id="handoff-heading">Handed over to a person</h2>
+              <dl className="kv">
+                <div className="kv__row kv__row--block">
+                  <dt>Reason</dt>
+                  <dd>{handoff.reason || <span className="muted">none given</span>}</dd>
+                </div>
+                <div className="kv__row kv__row--block">
+                  <dt>Summary</dt>
+                  <dd>{handoff.summary || <span className="muted">none given</span>}</dd>
+                </div>
+              </dl>
+            </section>
+          ) : null}
           <section className="card" aria-labelledby="summary-heading">
             <h2 id="summary-heading">Summary</h2>
             <dl className="kv">
@@ -167,7 +183,7 @@ export function CallPage({ sessionId }: { sessionId: string }) {
               </div>
               <div className="kv__row">
                 <dt>End reason</dt>
-                <dd>{humanise(call.end_reason)}</dd>
+                <dd>{endReasonLabel(call.end_reason)}</dd>
               </div>
               <div className="kv__row">
                 <dt>Room</dt>

@@ -59,11 +59,25 @@ function KeyRow({ apiKey, agents, onRevoked }: { apiKey: ApiKey; agents: Agent[]
   };
   return (
     <tr className={revoked ? "row--muted" : undefined}>
-      <th scope="row">{apiKey.name}</th>
+      <th scope="row">
+        <span className="key-table__name">
+          {apiKey.name}
+          {revoked ? (
+            <span className="key-table__revoked">
+              <Badge tone="danger">Revoked</Badge>
+              <time className="muted" dateTime={apiKey.revoked_at ?? undefined}>
+                {formatDateTime(apiKey.revoked_at)}
+              </time>
+            </span>
+          ) : (
+            <Badge tone="success">Active</Badge>
+          )}
+        </span>
+      </th>
       <td>
         <code>{apiKey.prefix}…</code>
       </td>
-      <td>
+      <td className="key-table__scopes">
         <span title={apiKey.scopes.join(" ")}>{describeScopes(apiKey.scopes)}</span>
       </td>
       <td>
@@ -73,13 +87,6 @@ function KeyRow({ apiKey, agents, onRevoked }: { apiKey: ApiKey; agents: Agent[]
         <time dateTime={apiKey.created_at}>{formatDateTime(apiKey.created_at)}</time>
       </td>
       <td>{apiKey.last_used_at ? <time dateTime={apiKey.last_used_at} title={formatDateTime(apiKey.last_used_at)}>{formatRelative(apiKey.last_used_at)}</time> : "Never"}</td>
-      <td>
-        {revoked ? (
-          <Badge tone="danger">Revoked {formatDateTime(apiKey.revoked_at)}</Badge>
-        ) : (
-          <Badge tone="success">Active</Badge>
-        )}
-      </td>
       <td className="cell--actions">
         {revoked ? null : (
           <ConfirmButton
@@ -309,8 +316,7 @@ export function DeveloperSettings() {
                   <th scope="col">Agents</th>
                   <th scope="col">Created</th>
                   <th scope="col">Last used</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">
+                  <th scope="col" className="cell--actions">
                     <span className="visually-hidden">Actions</span>
                   </th>
                 </tr>
