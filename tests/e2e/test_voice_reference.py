@@ -214,7 +214,9 @@ async def test_a_broken_cloning_engine_falls_back_audibly_and_tells_the_browser(
         )
     finally:
         stack.cloner.state.fail_speech = None
-    assert tone_share(greeting.audio) < 0.2  # speech: the embedded voice
+    # speech, the embedded voice: far below the stand-in engine's > 0.5 (its tone); 0.2028
+    # was seen once under load (a second test run beside it), so not 0.2
+    assert tone_share(greeting.audio) < 0.35
     assert {"type": "voice_fallback", "voice_model": "clone-server", "reason": "unavailable"} in (
         greeting.events
     )
