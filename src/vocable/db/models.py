@@ -204,6 +204,7 @@ class VoiceSession(Base):
         Index("ix_sessions_org_status", "org_id", "status"),
         Index("ix_sessions_key_created", "api_key_id", "created_at"),
         Index("ix_sessions_agent_created", "agent_id", "created_at"),
+        Index("ix_sessions_status", "status"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))

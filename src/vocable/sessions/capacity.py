@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from vocable.contracts.errors import UnavailableError
@@ -66,16 +66,18 @@ def open_sessions_clause(now: datetime) -> Any:
 
 def free_places(db: Session, now: datetime, *, live_for: timedelta) -> int | None:
     """Calls the workers could still take; ``None`` when no worker is known."""
-    known = select(func.count()).select_from(Worker).where(Worker.seen_at > now - KNOWN_FOR)
-    if not db.scalar(known):
-        return None
-    capacity = db.scalar(
-        select(func.coalesce(func.sum(Worker.capacity), 0)).where(Worker.seen_at > now - live_for)
-    )
+    live = case((Worker.seen_at > now - live_for, Worker.capacity), else_=0)
+    known, capacity = db.execute(
+        select(func.count(), func.coalesce(func.sum(live), 0)).where(
+            Worker.seen_at > now - KNOWN_FOR
+        )
+    ).one()
+    if not known:
+        return None  # one small query for a deployment that has no reporting worker
     held = db.scalar(
         select(func.count()).select_from(VoiceSession).where(open_sessions_clause(now))
     )
-    return int(capacity or 0) - int(held or 0)
+    return int(capacity) - int(held or 0)
 
 
 def check_capacity(db: Session, now: datetime, *, live_for: timedelta) -> None:

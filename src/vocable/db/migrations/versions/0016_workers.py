@@ -1,4 +1,4 @@
-"""workers: each voice worker's capacity and load, as it reports them
+"""workers: each voice worker's capacity and load, as it reports them; sessions by status
 
 Revision ID: 0016
 Revises: 0015
@@ -24,8 +24,11 @@ def upgrade() -> None:
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_workers_seen_at", "workers", ["seen_at"])
+    # the open calls of every organisation are counted on each session request
+    op.create_index("ix_sessions_status", "sessions", ["status"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sessions_status", table_name="sessions")
     op.drop_index("ix_workers_seen_at", table_name="workers")
     op.drop_table("workers")
