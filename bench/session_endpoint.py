@@ -3,7 +3,11 @@
 Run from the repository root::
 
     python bench/session_endpoint.py [--requests N] [--concurrency C] [--warmup W]
-                                     [--database-url URL | --postgres]
+                                     [--database-url URL | --postgres | --both]
+
+``--both`` runs SQLite, then a throwaway PostgreSQL, and writes
+``bench/results/session_endpoint.json`` (``ratio_sqlite``, ``ratio_postgres``: vocable's
+throughput over the baseline measured beside it, and the p99s).
 
 Everything runs on loopback, on free ports, in a temporary data directory:
 
@@ -57,6 +61,7 @@ HOST = "127.0.0.1"
 UVICORN_LOG_LEVEL = "warning"
 HIGH_LIMIT = 1_000_000_000
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = REPO_ROOT / "bench" / "results" / "session_endpoint.json"
 
 
 # --- the baseline server ---------------------------------------------------------------
@@ -505,12 +510,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="start a throwaway PostgreSQL server (tests/support/postgres.py) and use it",
     )
+    db.add_argument(
+        "--both",
+        action="store_true",
+        help="SQLite, then a throwaway PostgreSQL; writes bench/results/session_endpoint.json",
+    )
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> str:
     """Start both servers, load each in turn, stop everything; return the report."""
+    report, _ = run_one(args)
+    return report
+
+
+def run_one(args: argparse.Namespace) -> tuple[str, list[LoadResult]]:
+    """One database: the report and the two results (baseline, vocable)."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vocable-bench-")))
         database_url: str | None = args.database_url
@@ -553,7 +569,52 @@ def run(args: argparse.Namespace) -> str:
                 "vocable", target.base_url, vocable.pid, {"x-api-key": target.api_key}, body, args
             ),
         ]
-        return format_report(results, database, args)
+        return format_report(results, database, args), results
+
+
+def figures_of(results: Sequence[LoadResult], suffix: str) -> dict[str, float]:
+    """The run's named numbers: vocable against the baseline measured beside it."""
+    baseline, vocable = results
+    return {
+        f"ratio_{suffix}": round(vocable.throughput / baseline.throughput, 3),
+        f"rps_{suffix}": round(vocable.throughput, 1),
+        f"baseline_rps_{suffix}": round(baseline.throughput, 1),
+        f"p50_ms_{suffix}": round(vocable.percentile(50), 2),
+        f"p99_ms_{suffix}": round(vocable.percentile(99), 2),
+        f"baseline_p99_ms_{suffix}": round(baseline.percentile(99), 2),
+        f"server_cpu_ms_per_request_{suffix}": round(vocable.server_cpu_ms_per_request, 2),
+        f"baseline_server_cpu_ms_per_request_{suffix}": round(
+            baseline.server_cpu_ms_per_request, 2
+        ),
+        f"errors_{suffix}": float(vocable.errors + baseline.errors),
+    }
+
+
+def run_both(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """SQLite, then a throwaway PostgreSQL, each beside its own baseline run; writes
+    ``bench/results/session_endpoint.json``."""
+    import datetime
+    import json
+
+    reports, figures = [], {}
+    for suffix, postgres in (("sqlite", False), ("postgres", True)):
+        one = argparse.Namespace(**{**vars(args), "postgres": postgres, "database_url": None})
+        report, results = run_one(one)
+        reports.append(report)
+        figures.update(figures_of(results, suffix))
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
+    ).stdout.strip()
+    out = {
+        "commit": commit or "unknown",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine_description(),
+        "command": "python bench/session_endpoint.py " + " ".join(argv),
+        "figures": figures,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    return "\n\n".join([*reports, f"wrote {RESULTS}"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -563,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_baseline(args.serve_baseline)
         return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    print(run(args))
+    print(run_both(args, sys.argv[1:] if argv is None else argv) if args.both else run(args))
     return 0
 
 
