@@ -78,14 +78,6 @@ def get_tool(db: Session, agent: Agent, tool_id: str) -> HttpTool:
     return row
 
 
-def stored_headers(box: SecretBox, row: HttpTool) -> dict[str, str]:
-    return box.open(row.headers_encrypted) if row.headers_encrypted else {}
-
-
-def _seal(box: SecretBox, headers: dict[str, str]) -> tuple[str | None, list[str]]:
-    return (box.seal(headers) if headers else None), sorted(headers)
-
-
 def _check_name_free(db: Session, agent_id: str, name: str, tool_id: str | None = None) -> None:
     query = select(HttpTool.id).where(HttpTool.agent_id == agent_id, HttpTool.name == name)
     if any(found != tool_id for found in db.scalars(query)):
@@ -112,7 +104,7 @@ def create_tool(
             "too_many_http_tools", f"An agent may have at most {max_tools} HTTP tools"
         )
     _check_name_free(db, agent.id, data.name)
-    sealed, names = _seal(box, data.headers)
+    sealed, names = box.seal_headers(data.headers)
     row = HttpTool(
         id=new_id("tool"),
         org_id=agent.org_id,
@@ -169,13 +161,13 @@ def update_tool(
         value = getattr(data, field)
         if field in given and value is not None:
             setattr(row, field, value)
-    headers = stored_headers(box, row)
+    headers = box.open_headers(row.headers_encrypted)
     headers_changed = False
     if "headers" in given:
         new_headers = data.headers or {}
         headers_changed = new_headers != headers
         headers = new_headers
-        row.headers_encrypted, row.header_names = _seal(box, new_headers)
+        row.headers_encrypted, row.header_names = box.seal_headers(new_headers)
     row.variables = used_variables(row.url, row.description, headers)
     fields = audit.changed_fields(row, ignore=_DERIVED_COLUMNS)
     if headers_changed:
@@ -236,7 +228,9 @@ def worker_tools(
     out = []
     for row in rows:
         missing = sorted(set(row.variables or []) - set(values))
-        headers = {k: variables.fill(v, values) for k, v in stored_headers(box, row).items()}
+        headers = {
+            k: variables.fill(v, values) for k, v in box.open_headers(row.headers_encrypted).items()
+        }
         if missing or any(c in v for v in headers.values() for c in "\r\n\x00"):
             log.warning(
                 "HTTP tool left out of the call: variables missing or invalid",

@@ -71,10 +71,6 @@ def get_server(db: Session, agent: Agent, server_id: str) -> McpServer:
     return row
 
 
-def _seal(box: SecretBox, headers: dict[str, str]) -> tuple[str | None, list[str]]:
-    return (box.seal(headers) if headers else None), sorted(headers)
-
-
 def create_server(
     db: Session,
     box: SecretBox,
@@ -89,7 +85,7 @@ def create_server(
         raise ConflictError(
             "too_many_mcp_servers", f"An agent may have at most {max_servers} MCP servers"
         )
-    sealed, names = _seal(box, data.headers)
+    sealed, names = box.seal_headers(data.headers)
     row = McpServer(
         id=new_id("mcp"),
         org_id=agent.org_id,
@@ -137,8 +133,8 @@ def update_server(
     headers_changed = False
     if "headers" in given:
         new_headers = data.headers or {}
-        headers_changed = new_headers != stored_headers(box, row)
-        row.headers_encrypted, row.header_names = _seal(box, new_headers)
+        headers_changed = new_headers != box.open_headers(row.headers_encrypted)
+        row.headers_encrypted, row.header_names = box.seal_headers(new_headers)
     if "allowed_tools" in given:
         row.allowed_tools = data.allowed_tools  # null: every tool the server lists
     fields = audit.changed_fields(row, ignore=_HEADER_COLUMNS)
@@ -170,10 +166,6 @@ def delete_server(db: Session, row: McpServer, *, actor: Actor | None = None) ->
     db.commit()
 
 
-def stored_headers(box: SecretBox, row: McpServer) -> dict[str, str]:
-    return box.open(row.headers_encrypted) if row.headers_encrypted else {}
-
-
 async def test_server(
     db: Session, box: SecretBox, policy: OutboundPolicy, row: McpServer
 ) -> McpTestResult:
@@ -187,7 +179,7 @@ async def test_server(
     target = ServerTarget(
         url=row.url,
         transport="sse" if row.transport == "sse" else "streamable_http",
-        headers=stored_headers(box, row),
+        headers=box.open_headers(row.headers_encrypted),
         timeout=float(row.timeout_seconds),
     )
     allowed = row.allowed_tools
@@ -225,7 +217,7 @@ def worker_servers(db: Session, box: SecretBox, agent_id: str) -> list[WorkerMcp
             name=row.name,
             url=row.url,
             transport=row.transport,
-            headers=stored_headers(box, row),
+            headers=box.open_headers(row.headers_encrypted),
             timeout_seconds=row.timeout_seconds,
             allowed_tools=row.allowed_tools,
         )

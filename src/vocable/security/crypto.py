@@ -24,3 +24,12 @@ class SecretBox:
         if not isinstance(data, dict):
             raise ValueError("stored secret is not an object")
         return {str(k): str(v) for k, v in data.items()}
+
+    def seal_headers(self, headers: dict[str, str]) -> tuple[str | None, list[str]]:
+        """Write-only headers as stored: sealed values (``None`` when there are none) and
+        the names, kept in the clear so they can be shown."""
+        return (self.seal(headers) if headers else None), sorted(headers)
+
+    def open_headers(self, sealed: str | None) -> dict[str, str]:
+        """The headers :meth:`seal_headers` stored (none: ``{}``)."""
+        return self.open(sealed) if sealed else {}
