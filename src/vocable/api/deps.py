@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from vocable.accounts.members import require_role
 from vocable.accounts.service import IpAddress, address_allowed, key_is_usable, origin_allowed
+from vocable.agents.service import require_org_agent
 from vocable.api.admission import Admission
 from vocable.api.errors import ApiError
 from vocable.audit import Actor
 from vocable.contracts.scopes import KeyAccess, Scope
-from vocable.db.models import ApiKey, LoginSession, User
+from vocable.db.models import Agent, ApiKey, LoginSession, User
 from vocable.platform import Platform
 from vocable.security.tokens import constant_time_equal, hash_secret, looks_like_api_key
 
@@ -121,6 +122,13 @@ class Principal:
         """The agents a listing may show: ``None`` for all of the organisation's."""
         access = self.access
         return sorted(access.agent_ids) if access is not None and access.limited else None
+
+
+def reachable_agent(db: Session, principal: Principal, agent_id: str) -> Agent:
+    """The organisation's agent, if the principal may reach it: 403 ``agent_not_allowed``
+    for a key limited to other agents, 404 for another organisation's."""
+    principal.require_agent(agent_id)
+    return require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
 
 
 def _unauthorised(message: str) -> ApiError:

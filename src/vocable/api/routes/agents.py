@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session
 
 from vocable.agents import service as agent_service
 from vocable.api.deps import (
@@ -16,8 +15,8 @@ from vocable.api.deps import (
     CurrentUser,
     DbDep,
     PlatformDep,
-    Principal,
     SessionSlot,
+    reachable_agent,
     request_ip,
 )
 from vocable.api.errors import ApiError
@@ -33,19 +32,13 @@ from vocable.api.uploads import read_upload
 from vocable.calls import service as calls
 from vocable.contracts.agents import AgentCreate, AgentUpdate
 from vocable.contracts.sessions import SessionRequest
-from vocable.db.models import Agent, Voice
+from vocable.db.models import Voice
 from vocable.sessions.service import create_session
 from vocable.voices import IntakeLimits
 from vocable.voices.intake import too_large
 from vocable.voices.service import display_name, refusal_error, voice_store
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
-
-
-def _agent(db: Session, principal: Principal, agent_id: str) -> Agent:
-    """The organisation's agent, if the principal may reach it (403 for a limited key)."""
-    principal.require_agent(agent_id)
-    return agent_service.require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
 
 
 @router.get("")
@@ -74,7 +67,7 @@ def create_agent(
 
 @router.get("/{agent_id}")
 def get_agent(agent_id: str, db: DbDep, principal: AgentsRead) -> AgentPublic:
-    return AgentPublic.model_validate(_agent(db, principal, agent_id))
+    return AgentPublic.model_validate(reachable_agent(db, principal, agent_id))
 
 
 @router.patch("/{agent_id}", responses={422: {}})
@@ -91,7 +84,7 @@ def update_agent(
     agent = agent_service.change_agent(
         db,
         platform,
-        _agent(db, principal, agent_id),
+        reachable_agent(db, principal, agent_id),
         body,
         actor=actor,
         added_by=added_by(principal, actor),
@@ -101,7 +94,7 @@ def update_agent(
 
 @router.delete("/{agent_id}", status_code=204)
 def delete_agent(agent_id: str, db: DbDep, principal: AgentsWrite, actor: ActorDep) -> None:
-    agent_service.delete_agent(db, _agent(db, principal, agent_id), actor=actor)
+    agent_service.delete_agent(db, reachable_agent(db, principal, agent_id), actor=actor)
 
 
 @router.put(
@@ -150,7 +143,7 @@ async def upload_voice(
 def get_agent_voice(
     agent_id: str, db: DbDep, principal: AgentsRead, platform: PlatformDep
 ) -> FileResponse:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     voice = db.get(Voice, agent.voice_id) if agent.voice_id else None
     if voice is None:
         raise ApiError(404, "voice_not_found", "This agent has no reference clip")
@@ -164,7 +157,7 @@ def list_call_records(
     principal: CallsRead,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> list[CallRecordPublic]:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     rows = calls.list_calls(db, org_id=principal.org_id, agent_id=agent.id, limit=limit)
     return [CallRecordPublic.model_validate(r) for r in rows]
 

@@ -8,11 +8,15 @@ organisation's agent or tool is a 404. Header values are write-only.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
-from vocable.agents.service import require_org_agent
-from vocable.api.deps import ActorDep, AgentsRead, AgentsWrite, DbDep, PlatformDep, Principal
-from vocable.db.models import Agent
+from vocable.api.deps import (
+    ActorDep,
+    AgentsRead,
+    AgentsWrite,
+    DbDep,
+    PlatformDep,
+    reachable_agent,
+)
 from vocable.http_tools import service
 from vocable.http_tools.schemas import HttpToolCreate, HttpToolPublic, HttpToolUpdate
 from vocable.outbound import OutboundPolicy
@@ -20,14 +24,9 @@ from vocable.outbound import OutboundPolicy
 router = APIRouter(prefix="/api/agents/{agent_id}/tools", tags=["http tools"])
 
 
-def _agent(db: Session, principal: Principal, agent_id: str) -> Agent:
-    principal.require_agent(agent_id)
-    return require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
-
-
 @router.get("")
 def list_http_tools(agent_id: str, db: DbDep, principal: AgentsRead) -> list[HttpToolPublic]:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     return [service.public(row) for row in service.list_tools(db, agent)]
 
 
@@ -45,7 +44,7 @@ def create_http_tool(
 
     A plain def: the URL check resolves DNS, which FastAPI runs in its thread pool.
     """
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     service.check_tool_url(body.url, OutboundPolicy.from_settings(platform.settings))
     row = service.create_tool(
         db,
@@ -60,7 +59,7 @@ def create_http_tool(
 
 @router.get("/{tool_id}")
 def get_http_tool(agent_id: str, tool_id: str, db: DbDep, principal: AgentsRead) -> HttpToolPublic:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     return service.public(service.get_tool(db, agent, tool_id))
 
 
@@ -74,7 +73,7 @@ def update_http_tool(
     platform: PlatformDep,
     actor: ActorDep,
 ) -> HttpToolPublic:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     row = service.get_tool(db, agent, tool_id)
     if body.url is not None:
         service.check_tool_url(body.url, OutboundPolicy.from_settings(platform.settings))
@@ -85,5 +84,5 @@ def update_http_tool(
 def delete_http_tool(
     agent_id: str, tool_id: str, db: DbDep, principal: AgentsWrite, actor: ActorDep
 ) -> None:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     service.delete_tool(db, service.get_tool(db, agent, tool_id), actor=actor)

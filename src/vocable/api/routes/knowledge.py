@@ -16,21 +16,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
-from vocable.agents import service as agent_service
 from vocable.api.deps import (
     ActorDep,
     DbDep,
     KnowledgeRead,
     KnowledgeWrite,
     PlatformDep,
-    Principal,
     WorkerDep,
+    reachable_agent,
 )
 from vocable.api.uploads import read_upload
 from vocable.contracts.fields import file_name
-from vocable.db.models import Agent, KnowledgeDocument
+from vocable.db.models import KnowledgeDocument
 from vocable.knowledge import documents
 from vocable.knowledge.runtime import KnowledgeRuntime, start_knowledge
 from vocable.knowledge.schemas import (
@@ -68,16 +66,11 @@ def get_knowledge(request: Request) -> KnowledgeRuntime:
 KnowledgeDep = Annotated[KnowledgeRuntime, Depends(get_knowledge)]
 
 
-def _agent(db: Session, principal: Principal, agent_id: str) -> Agent:
-    principal.require_agent(agent_id)
-    return agent_service.require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
-
-
 @router.get(_BASE, tags=["knowledge"])
 def list_documents(
     agent_id: str, db: DbDep, principal: KnowledgeRead
 ) -> list[KnowledgeDocumentPublic]:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     return [
         KnowledgeDocumentPublic.model_validate(d) for d in documents.list_documents(db, agent=agent)
     ]
@@ -109,7 +102,7 @@ async def upload_document(
 
     def _store() -> KnowledgeDocument:
         with platform.sessions() as db:
-            agent = _agent(db, principal, agent_id)
+            agent = reachable_agent(db, principal, agent_id)
             return documents.add_document(
                 db, agent=agent, name=name, data=data, settings=settings, actor=actor
             )
@@ -138,7 +131,7 @@ def add_url(
     # a plain def: the bounded fetch (outbound total timeout) runs in the thread pool
     doc = documents.add_document_from_url(
         db,
-        agent=_agent(db, principal, agent_id),
+        agent=reachable_agent(db, principal, agent_id),
         url=body.url,
         settings=platform.settings,
         actor=actor,
@@ -155,7 +148,7 @@ def search(
     principal: KnowledgeRead,
     knowledge: KnowledgeDep,
 ) -> KnowledgeSearchResponse:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     return _search(db, knowledge, org_id=agent.org_id, agent_id=agent.id, body=body)
 
 
@@ -182,7 +175,7 @@ def _search(
 def get_document(
     agent_id: str, document_id: str, db: DbDep, principal: KnowledgeRead
 ) -> KnowledgeDocumentPublic:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     return KnowledgeDocumentPublic.model_validate(
         documents.require_document(db, agent=agent, document_id=document_id)
     )
@@ -197,7 +190,7 @@ def delete_document(
     knowledge: KnowledgeDep,
     actor: ActorDep,
 ) -> None:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     doc = documents.require_document(db, agent=agent, document_id=document_id)
     documents.delete_document(db, doc, index=knowledge.index, actor=actor)
 
@@ -210,7 +203,7 @@ def reindex_document(
     principal: KnowledgeWrite,
     knowledge: KnowledgeDep,
 ) -> KnowledgeDocumentPublic:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     doc = documents.request_reindex(
         db, documents.require_document(db, agent=agent, document_id=document_id)
     )

@@ -7,11 +7,15 @@ another organisation's agent or server is a 404. Header values are write-only.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
-from vocable.agents.service import require_org_agent
-from vocable.api.deps import ActorDep, DbDep, McpRead, McpWrite, PlatformDep, Principal
-from vocable.db.models import Agent
+from vocable.api.deps import (
+    ActorDep,
+    DbDep,
+    McpRead,
+    McpWrite,
+    PlatformDep,
+    reachable_agent,
+)
 from vocable.mcp import service
 from vocable.mcp.schemas import McpServerCreate, McpServerPublic, McpServerUpdate, McpTestResult
 from vocable.outbound import OutboundPolicy
@@ -19,14 +23,9 @@ from vocable.outbound import OutboundPolicy
 router = APIRouter(prefix="/api/agents/{agent_id}/mcp-servers", tags=["mcp servers"])
 
 
-def _agent(db: Session, principal: Principal, agent_id: str) -> Agent:
-    principal.require_agent(agent_id)
-    return require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
-
-
 @router.get("")
 def list_mcp_servers(agent_id: str, db: DbDep, principal: McpRead) -> list[McpServerPublic]:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     return [service.public(row) for row in service.list_servers(db, agent)]
 
 
@@ -43,7 +42,7 @@ def create_mcp_server(
 
     A plain def: the URL check resolves DNS, which FastAPI runs in its thread pool.
     """
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     service.check_server_url(body.url, OutboundPolicy.from_settings(platform.settings))
     row = service.create_server(
         db,
@@ -58,7 +57,7 @@ def create_mcp_server(
 
 @router.get("/{server_id}")
 def get_mcp_server(agent_id: str, server_id: str, db: DbDep, principal: McpRead) -> McpServerPublic:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     return service.public(service.get_server(db, agent, server_id))
 
 
@@ -72,7 +71,7 @@ def update_mcp_server(
     platform: PlatformDep,
     actor: ActorDep,
 ) -> McpServerPublic:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     row = service.get_server(db, agent, server_id)
     if body.url is not None:
         service.check_server_url(body.url, OutboundPolicy.from_settings(platform.settings))
@@ -83,7 +82,7 @@ def update_mcp_server(
 def delete_mcp_server(
     agent_id: str, server_id: str, db: DbDep, principal: McpWrite, actor: ActorDep
 ) -> None:
-    agent = _agent(db, principal, agent_id)
+    agent = reachable_agent(db, principal, agent_id)
     service.delete_server(db, service.get_server(db, agent, server_id), actor=actor)
 
 
@@ -100,6 +99,6 @@ async def test_mcp_server(
     422 when the URL is refused by the outbound rules, 502 when the server cannot be
     reached or does not speak MCP within its timeout; ``code`` says which.
     """
-    row = service.get_server(db, _agent(db, principal, agent_id), server_id)
+    row = service.get_server(db, reachable_agent(db, principal, agent_id), server_id)
     policy = OutboundPolicy.from_settings(platform.settings)
     return await service.test_server(db, platform.box, policy, row)
