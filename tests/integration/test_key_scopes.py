@@ -299,3 +299,17 @@ def test_keys_made_before_scopes_are_full_access_keys_after_the_migration(
     finally:
         engine.dispose()
     assert list(row.scopes) == ["admin"] and list(row.agent_ids) == []
+
+
+def test_a_scope_refusal_is_counted_on_the_key(http: httpx.Client, api: ApiServer) -> None:
+    tenant = make_tenant(api.platform)
+    key = make_key(api.platform, tenant, ["sessions:create"], [])
+    for path in (f"/api/agents/{tenant.agent_id}", "/api/sessions"):
+        assert http.get(path, headers={"x-api-key": key}).status_code == 403
+    assert (
+        http.post(SESSION, json={"agent": tenant.agent_id}, headers={"x-api-key": key}).status_code
+        == 200
+    )
+    sign_in(http, tenant)  # the dashboard shows the count
+    shown = [k for k in http.get("/api/keys").json() if key.startswith(k["prefix"])]
+    assert len(shown) == 1 and shown[0]["refused_count"] == 2 and shown[0]["last_refused_at"]

@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from vocable.accounts.members import require_role
 from vocable.accounts.service import IpAddress, address_allowed, key_is_usable, origin_allowed
@@ -21,6 +22,7 @@ from vocable.agents.service import require_org_agent
 from vocable.api.admission import Admission
 from vocable.api.errors import ApiError
 from vocable.audit import Actor
+from vocable.contracts.errors import ForbiddenError
 from vocable.contracts.scopes import KeyAccess, Scope
 from vocable.db.models import Agent, ApiKey, LoginSession, User
 from vocable.platform import Platform
@@ -187,12 +189,7 @@ def _refuse_key(db: Session, key: ApiKey, code: str, message: str) -> ApiError:
 
     The body says which rule refused, never the key, its lists or the caller's address.
     """
-    db.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key.id)
-        .values(refused_count=ApiKey.refused_count + 1, last_refused_at=datetime.now(UTC))
-    )
-    db.commit()
+    _count_refusal(db, key)
     log.warning("api key refused", extra={"key_id": key.id, "reason": code})
     return ApiError(403, code, message)
 
@@ -305,9 +302,13 @@ class RequireScope:
     scope: Scope
     org_wide: bool = False
 
-    async def __call__(self, principal: PrincipalDep) -> Principal:
-        if (access := principal.access) is not None:
-            access.require(self.scope)
+    async def __call__(self, principal: PrincipalDep, db: DbDep) -> Principal:
+        if (access := principal.access) is not None and principal.api_key is not None:
+            try:
+                access.require(self.scope)
+            except ForbiddenError:
+                await run_in_threadpool(_count_refusal, db, principal.api_key)
+                raise
             if self.org_wide:
                 access.require_all_agents()
         return principal
@@ -319,9 +320,24 @@ class RequireKeyScope:
 
     scope: Scope
 
-    async def __call__(self, key: ApiKeyDep) -> ApiKey:
-        KeyAccess.of(key.scopes, key.agent_ids).require(self.scope)
+    async def __call__(self, key: ApiKeyDep, db: DbDep) -> ApiKey:
+        try:
+            KeyAccess.of(key.scopes, key.agent_ids).require(self.scope)
+        except ForbiddenError:
+            await run_in_threadpool(_count_refusal, db, key)
+            raise
         return key
+
+
+def _count_refusal(db: Session, key: ApiKey) -> None:
+    """A refusal of a valid key (its allow-lists, or a scope it lacks), counted on the
+    key: the dashboard shows ``refused_count``, so a misconfigured backend is visible."""
+    db.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id)
+        .values(refused_count=ApiKey.refused_count + 1, last_refused_at=datetime.now(UTC))
+    )
+    db.commit()
 
 
 SessionsCreate = Annotated[ApiKey, Depends(RequireKeyScope("sessions:create"))]
