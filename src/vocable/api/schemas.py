@@ -108,6 +108,7 @@ class ApiKeyPublic(BaseModel):
     prefix: str
     created_at: datetime
     last_used_at: datetime | None
+    """When the key last created a session, to the minute."""
     revoked_at: datetime | None
 
 

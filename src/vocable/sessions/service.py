@@ -42,6 +42,8 @@ START_GRACE = timedelta(seconds=60)
 time may wait for a busy worker (nobody can connect later: the token has expired).
 A session not started by then ends as ``not_joined``."""
 NOT_JOINED = "not_joined"
+LAST_USED_PRECISION = timedelta(seconds=60)
+"""A key's ``last_used_at`` is kept to the minute."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -322,8 +324,10 @@ def create_session(
                 max_call_seconds=agent.max_call_seconds,
             ),
         )
-        if key is not None:
-            key.last_used_at = now
+        if key is not None and (
+            key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION
+        ):
+            key.last_used_at = now  # to the minute: not one more UPDATE on every session
         db.add(row)
         db.commit()
     return CreatedSession(row=row, token=token)
