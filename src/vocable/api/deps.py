@@ -304,11 +304,7 @@ class RequireScope:
 
     async def __call__(self, principal: PrincipalDep, db: DbDep) -> Principal:
         if (access := principal.access) is not None and principal.api_key is not None:
-            try:
-                access.require(self.scope)
-            except ForbiddenError:
-                await run_in_threadpool(_count_refusal, db, principal.api_key)
-                raise
+            await _require_scope(db, principal.api_key, access, self.scope)
             if self.org_wide:
                 access.require_all_agents()
         return principal
@@ -321,12 +317,17 @@ class RequireKeyScope:
     scope: Scope
 
     async def __call__(self, key: ApiKeyDep, db: DbDep) -> ApiKey:
-        try:
-            KeyAccess.of(key.scopes, key.agent_ids).require(self.scope)
-        except ForbiddenError:
-            await run_in_threadpool(_count_refusal, db, key)
-            raise
+        await _require_scope(db, key, KeyAccess.of(key.scopes, key.agent_ids), self.scope)
         return key
+
+
+async def _require_scope(db: Session, key: ApiKey, access: KeyAccess, scope: Scope) -> None:
+    """403 ``insufficient_scope`` when ``key`` lacks ``scope``, counted on the key."""
+    try:
+        access.require(scope)
+    except ForbiddenError:
+        await run_in_threadpool(_count_refusal, db, key)
+        raise
 
 
 def _count_refusal(db: Session, key: ApiKey) -> None:

@@ -52,7 +52,7 @@ def worker_config(db: Session, platform: Platform, row: VoiceSession) -> WorkerS
         raise SessionClosed()
     config = SessionConfig.from_stored(row.config)
     sha256 = config.reference_audio_sha256
-    headers = platform.box.open(row.mcp_headers_encrypted) if row.mcp_headers_encrypted else {}
+    headers = platform.box.open_headers(row.mcp_headers_encrypted)
     agent = db.get(Agent, row.agent_id)
     # the same values the prompt was filled with at creation (the session's time, its
     # metadata, the agent's defaults): HTTP tools' headers are never copied into the row
