@@ -25,7 +25,7 @@ from tests.support.servers import ApiServer, make_platform, make_settings, runni
 
 from vocable.accounts import sign_in as sign_in_module
 from vocable.api.admission import Admission
-from vocable.db.models import Organization, VoiceSession
+from vocable.db.models import ApiKey, VoiceSession
 from vocable.platform import Platform
 from vocable.sessions import service as session_service
 
@@ -55,12 +55,13 @@ def gated_api(
 def organisation_held(platform: Platform, org_id: str) -> Iterator[None]:
     """Session creation for ``org_id`` blocks inside the API until the block ends."""
     if platform.engine.dialect.name == "sqlite":
-        # the process lock create_session takes with SQLite (the API runs in this process)
-        with session_service._sqlite_guard:
+        # the process lock create_session writes under with SQLite (the API runs here)
+        with session_service._sqlite_writes:
             yield
         return
     with platform.engine.connect() as conn:
-        conn.execute(update(Organization).where(Organization.id == org_id).values(name="held"))
+        # the keys' rows: a session spends its key's rate in an UPDATE of that row
+        conn.execute(update(ApiKey).where(ApiKey.org_id == org_id).values(name="held"))
         try:
             yield
         finally:

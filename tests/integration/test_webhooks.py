@@ -513,9 +513,10 @@ def quiet_call(platform: Platform, url: str) -> tuple[str, VoiceSession]:
             created_by=None,
             max_endpoints=10,
         )
-        row = create_session(
+        created_session = create_session(
             db, platform, org_id=tenant.org_id, key=None, req=SessionRequest(agent=tenant.agent_id)
-        ).row
+        )
+        row = db.get_one(VoiceSession, created_session.session_id)
         record_event(db, row, kind="started", reason=None, usage=None)
         record_event(db, row, kind="ended", reason="caller_left", usage=None)
     return created.secret, row

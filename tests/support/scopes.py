@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from vocable.api.deps import RequireKeyScope, RequireScope, get_api_key, get_principal
+from vocable.api.deps import RequireScope, get_api_key, get_principal
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -50,14 +50,16 @@ def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
 
 
 def key_routes(app: FastAPI) -> list[RouteScope]:
-    """Every route an API key can reach (through ``get_principal`` or ``get_api_key``)."""
+    """Every route an API key can reach: through ``get_principal`` or ``get_api_key``, or
+    a lean route that checks its key itself and declares its scope as ``x-scope``."""
     out = []
     for route in api_routes(app.routes):
         calls = _calls(route.dependant)
-        if get_principal not in calls and get_api_key not in calls:
+        own = (route.openapi_extra or {}).get("x-scope")
+        if get_principal not in calls and get_api_key not in calls and own is None:
             continue
-        markers = [c for c in calls if isinstance(c, RequireScope | RequireKeyScope)]
-        scopes = tuple(sorted({m.scope for m in markers}))
+        markers = [c for c in calls if isinstance(c, RequireScope)]
+        scopes = tuple(sorted({m.scope for m in markers} | ({own} if own else set())))
         org_wide = any(isinstance(m, RequireScope) and m.org_wide for m in markers)
         for method in sorted(route.methods - {"HEAD"}):
             out.append(

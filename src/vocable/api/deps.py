@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from vocable.api.errors import ApiError
 from vocable.audit import Actor
 from vocable.contracts.errors import ForbiddenError
 from vocable.contracts.scopes import KeyAccess, Scope
-from vocable.db.models import Agent, ApiKey, LoginSession, User
+from vocable.db.models import Agent, ApiKey, LoginSession, User, detached
 from vocable.platform import Platform
 from vocable.security.tokens import constant_time_equal, hash_secret, looks_like_api_key
 
@@ -50,10 +50,10 @@ def get_db(platform: PlatformDep) -> Iterator[Session]:
     try:
         yield db
     finally:
-        _close(db)
+        close_session(db)
 
 
-def _close(db: Session) -> None:
+def close_session(db: Session) -> None:
     """Close the request's session, also when the database died under it.
 
     Closing rolls back; on a connection the database dropped that raises again after
@@ -133,17 +133,23 @@ def reachable_agent(db: Session, principal: Principal, agent_id: str) -> Agent:
     return require_org_agent(db, org_id=principal.org_id, agent_id=agent_id)
 
 
-def _unauthorised(message: str) -> ApiError:
+def unauthorised(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message)
 
 
+_KEY_BY_HASH = select(ApiKey.__table__).where(ApiKey.key_hash == bindparam("hash"))
+
+
 def authenticate_api_key(db: Session, raw_key: str) -> ApiKey:
-    """The key with this secret, if it is neither revoked nor expired (else 401)."""
+    """The key with this secret, if it is neither revoked nor expired (else 401).
+
+    A plain read, detached from the session (every request with a key pays for it;
+    changes to a key go through ``accounts``, which loads its own row)."""
     if not looks_like_api_key(raw_key):
-        raise _unauthorised("Invalid API key")
-    key = db.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(raw_key)))
-    if key is None or not key_is_usable(key):
-        raise _unauthorised("Invalid API key")
+        raise unauthorised("Invalid API key")
+    found = db.connection().execute(_KEY_BY_HASH, {"hash": hash_secret(raw_key)}).first()
+    if found is None or not key_is_usable(key := detached(ApiKey, found)):
+        raise unauthorised("Invalid API key")
     return key
 
 
@@ -189,7 +195,7 @@ def _refuse_key(db: Session, key: ApiKey, code: str, message: str) -> ApiError:
 
     The body says which rule refused, never the key, its lists or the caller's address.
     """
-    _count_refusal(db, key)
+    count_refusal(db, key)
     log.warning("api key refused", extra={"key_id": key.id, "reason": code})
     return ApiError(403, code, message)
 
@@ -241,7 +247,7 @@ def get_api_key(
     x_api_key: Annotated[str | None, Header(alias="x-api-key")] = None,
 ) -> ApiKey:
     if not x_api_key:
-        raise _unauthorised("Missing x-api-key header")
+        raise unauthorised("Missing x-api-key header")
     key = authenticate_api_key(db, x_api_key)
     check_key_allowlists(db, key, request, platform)
     return key
@@ -250,7 +256,7 @@ def get_api_key(
 def get_current_user(request: Request, db: DbDep) -> User:
     user = _user_from_cookie(request, db)
     if user is None:
-        raise _unauthorised("Sign in required")
+        raise unauthorised("Sign in required")
     return user
 
 
@@ -267,7 +273,7 @@ def get_principal(
         return Principal(org_id=key.org_id, api_key=key)
     user = _user_from_cookie(request, db)
     if user is None:
-        raise _unauthorised("Sign in or send an x-api-key header")
+        raise unauthorised("Sign in or send an x-api-key header")
     return Principal(org_id=user.org_id, user=user)
 
 
@@ -276,7 +282,7 @@ async def get_worker(
 ) -> None:
     expected = "Bearer " + platform.secrets.worker_token
     if not authorization or not constant_time_equal(authorization, expected):
-        raise _unauthorised("Worker credential required")
+        raise unauthorised("Worker credential required")
 
 
 ApiKeyDep = Annotated[ApiKey, Depends(get_api_key)]
@@ -310,27 +316,16 @@ class RequireScope:
         return principal
 
 
-@dataclass(frozen=True)
-class RequireKeyScope:
-    """An API key (only; the session endpoint) holding ``scope``."""
-
-    scope: Scope
-
-    async def __call__(self, key: ApiKeyDep, db: DbDep) -> ApiKey:
-        await _require_scope(db, key, KeyAccess.of(key.scopes, key.agent_ids), self.scope)
-        return key
-
-
 async def _require_scope(db: Session, key: ApiKey, access: KeyAccess, scope: Scope) -> None:
     """403 ``insufficient_scope`` when ``key`` lacks ``scope``, counted on the key."""
     try:
         access.require(scope)
     except ForbiddenError:
-        await run_in_threadpool(_count_refusal, db, key)
+        await run_in_threadpool(count_refusal, db, key)
         raise
 
 
-def _count_refusal(db: Session, key: ApiKey) -> None:
+def count_refusal(db: Session, key: ApiKey) -> None:
     """A refusal of a valid key (its allow-lists, or a scope it lacks), counted on the
     key: the dashboard shows ``refused_count``, so a misconfigured backend is visible."""
     db.execute(
@@ -341,7 +336,6 @@ def _count_refusal(db: Session, key: ApiKey) -> None:
     db.commit()
 
 
-SessionsCreate = Annotated[ApiKey, Depends(RequireKeyScope("sessions:create"))]
 AgentsRead = Annotated[Principal, Depends(RequireScope("agents:read"))]
 AgentsWrite = Annotated[Principal, Depends(RequireScope("agents:write"))]
 CallsRead = Annotated[Principal, Depends(RequireScope("calls:read"))]

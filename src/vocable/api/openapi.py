@@ -10,7 +10,8 @@ bare ``{status: {}}``. When the document is built, ``install_openapi``:
   503), bare ones included, and replaces FastAPI's own 422 body, which we never send;
 - adds 404 to every operation with a path parameter (unknown id, or another
   organisation's);
-- drops FastAPI's validation-error schemas once nothing refers to them.
+- drops FastAPI's validation-error schemas once nothing refers to them;
+- adds the schemas of bodies that lean routes read themselves (``own_body``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,33 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorEnvelope, **_extras(status)} for status in statuses}
 
 
+_OWN_BODIES: dict[str, type[BaseModel]] = {}
+
+
+def own_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that parses its JSON body itself (no body parameter
+    for FastAPI to document): the request body, its schema under components."""
+    _OWN_BODIES[model.__name__] = model
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+def _add_own_bodies(schemas: dict[str, Any], used: str) -> None:
+    for name, model in _OWN_BODIES.items():
+        if f"#/components/schemas/{name}" not in used:
+            continue
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for inner, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(inner, definition)
+        schemas.setdefault(name, schema)
+
+
 def _is_error(status: str) -> bool:
     return status.isdigit() and int(status) >= 400
 
@@ -96,6 +124,7 @@ def declare_error_responses(document: dict[str, Any]) -> None:
         _SCHEMA_NAME, ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
     )
     used = json.dumps(document["paths"])
+    _add_own_bodies(schemas, used)
     for name in ("HTTPValidationError", "ValidationError"):  # the second is the first's part
         if f"#/components/schemas/{name}" not in used:
             schemas.pop(name, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -41,6 +42,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+_Model = TypeVar("_Model", bound="Base")
+
+
+def detached(model: type[_Model], row: Row[Any]) -> _Model:
+    """A read-only ``model`` from a plain (Core) row of its whole table, attached to no
+    session: for hot paths that read a row and never change it through the ORM. Built the
+    way the ORM's own loading builds instances (the constructor's per-attribute events
+    cost 20-30 us a row); every column is set, so nothing is ever lazily loaded."""
+    instance: _Model = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(row._mapping)
+    return instance
 
 
 class Base(DeclarativeBase):
@@ -157,6 +171,11 @@ class ApiKey(Base):
     """``contracts.scopes.Scope`` values; ``["admin"]``: full access (every key before 0014)."""
     agent_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     """The agents this key may reach; empty: every agent of the organisation."""
+    rate_tokens: Mapped[float | None] = mapped_column(Float, default=None)
+    """The key's session-rate bucket (``sessions.limits``): sessions it may still create
+    at once, as of ``rate_at``; ``None``: full."""
+    rate_at: Mapped[float | None] = mapped_column(Float, default=None)
+    """When ``rate_tokens`` was counted, in seconds since the epoch."""
 
 
 class Agent(Base):
@@ -229,6 +248,22 @@ class VoiceSession(Base):
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     worker_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     """The worker's last heartbeat during the call (a silent worker died: ``worker_lost``)."""
+
+
+class SessionSlot(Base):
+    """One of an organisation's concurrent-call places (``sessions.limits``): free once
+    ``held_until`` has passed. Created as they are first needed, up to the limit."""
+
+    __tablename__ = "session_slots"
+    __table_args__ = (Index("ix_session_slots_org_held", "org_id", "held_until"),)
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    session_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    held_until: Mapped[datetime] = mapped_column(index=True)
+    """The session's join deadline, then its hard deadline once it starts; the moment it
+    ends, or the epoch when never held."""
 
 
 class Worker(Base):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
-from datetime import timedelta
 
-from livekit import api
+import jwt
 
 
 @dataclass(frozen=True)
@@ -24,34 +24,40 @@ def mint_join_token(*, api_key: str, api_secret: str, agent_name: str, grant: Jo
     The dispatch metadata carries only the opaque session id: the browser can decode
     the token, so the prompt, MCP headers and voice stay on the server, fetched by the
     worker over the internal channel.
+
+    The claims are written here rather than through ``livekit.api.AccessToken``, whose
+    generic serialisation (``dataclasses.asdict``, protobuf to dict) was a fifth of the
+    session endpoint's work; ``tests/unit/test_join_tokens.py`` holds them equal to what
+    ``AccessToken`` signs for the same grant.
     """
-    room_config = api.RoomConfiguration(
-        name=grant.room_name,
-        # the caller and the agent; a third participant is refused by the server
-        max_participants=2,
-        empty_timeout=60,
-        departure_timeout=10,
-        agents=[
-            api.RoomAgentDispatch(
-                agent_name=agent_name, metadata=json.dumps({"session_id": grant.session_id})
-            )
-        ],
-    )
-    grants = api.VideoGrants(
-        room_join=True,
-        room=grant.room_name,
-        can_publish=True,
-        can_subscribe=True,
-        can_publish_data=True,
-        can_publish_sources=["microphone"],
-        can_update_own_metadata=False,
-    )
-    return (
-        api.AccessToken(api_key, api_secret)
-        .with_identity(grant.identity)
-        .with_name("caller")
-        .with_ttl(timedelta(seconds=grant.ttl_seconds))
-        .with_grants(grants)
-        .with_room_config(room_config)
-        .to_jwt()
-    )
+    now = int(time.time())
+    claims = {
+        "name": "caller",
+        "video": {
+            "roomJoin": True,
+            "room": grant.room_name,
+            "canPublish": True,
+            "canSubscribe": True,
+            "canPublishData": True,
+            "canPublishSources": ["microphone"],
+            "canUpdateOwnMetadata": False,
+        },
+        "roomConfig": {
+            "name": grant.room_name,
+            # the caller and the agent; a third participant is refused by the server
+            "maxParticipants": 2,
+            "emptyTimeout": 60,
+            "departureTimeout": 10,
+            "agents": [
+                {
+                    "agentName": agent_name,
+                    "metadata": json.dumps({"session_id": grant.session_id}),
+                }
+            ],
+        },
+        "sub": grant.identity,
+        "iss": api_key,
+        "nbf": now,
+        "exp": now + grant.ttl_seconds,
+    }
+    return jwt.encode(claims, api_secret, algorithm="HS256")

@@ -10,20 +10,21 @@ out and not yet joined, whose callers are on their way), a new session is refuse
 
 A deployment where no worker has reported for ``KNOWN_FOR`` (a worker still loading its
 models, an API without workers) is not refused: nothing is known about its capacity.
-Requests of different organisations are not serialised against each other, so a burst
-may overshoot by a call or two; LiveKit then queues the job until a worker frees up.
+The check counts and holds nothing (unlike an organisation's places, ``sessions.limits``),
+so parallel requests may overshoot by a call or two; LiveKit then queues the job until a
+worker frees up.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from vocable.contracts.errors import UnavailableError
-from vocable.db.models import VoiceSession, Worker
+from vocable.db.models import Worker
+from vocable.sessions.limits import places_held
 
 KNOWN_FOR = timedelta(minutes=10)
 """A worker silent for longer than this no longer counts as part of the deployment."""
@@ -56,28 +57,24 @@ def forget_worker(db: Session, worker_id: str) -> None:
     db.commit()
 
 
-def open_sessions_clause(now: datetime) -> Any:
-    """Sessions that hold a concurrency slot: joinable, or joined and not yet ended."""
-    return or_(
-        and_(VoiceSession.status == "created", VoiceSession.join_deadline > now),
-        and_(VoiceSession.status == "active", VoiceSession.hard_deadline > now),
-    )
+_LIVE_CAPACITY = select(
+    func.count(),
+    func.coalesce(
+        func.sum(case((Worker.seen_at > bindparam("live_since"), Worker.capacity), else_=0)), 0
+    ),
+).where(Worker.seen_at > bindparam("known_since"))
 
 
 def free_places(db: Session, now: datetime, *, live_for: timedelta) -> int | None:
     """Calls the workers could still take; ``None`` when no worker is known."""
-    live = case((Worker.seen_at > now - live_for, Worker.capacity), else_=0)
-    known, capacity = db.execute(
-        select(func.count(), func.coalesce(func.sum(live), 0)).where(
-            Worker.seen_at > now - KNOWN_FOR
-        )
-    ).one()
+    known, capacity = (
+        db.connection()
+        .execute(_LIVE_CAPACITY, {"live_since": now - live_for, "known_since": now - KNOWN_FOR})
+        .one()
+    )
     if not known:
         return None  # one small query for a deployment that has no reporting worker
-    held = db.scalar(
-        select(func.count()).select_from(VoiceSession).where(open_sessions_clause(now))
-    )
-    return int(capacity) - int(held or 0)
+    return int(capacity) - places_held(db, now)
 
 
 def check_capacity(db: Session, now: datetime, *, live_for: timedelta) -> None:

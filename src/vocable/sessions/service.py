@@ -3,7 +3,6 @@ reports of a call (events, transcript turns)."""
 
 from __future__ import annotations
 
-import math
 import secrets
 import threading
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
@@ -21,35 +20,47 @@ from vocable.contracts.conversation import CallTools, ConversationSettings
 from vocable.contracts.errors import (
     ForbiddenError,
     InvalidError,
-    LimitError,
     NotFoundError,
     field_error,
 )
 from vocable.contracts.sessions import SessionConfig, SessionRequest
-from vocable.db.models import Agent, ApiKey, Organization, TranscriptTurn, Voice, VoiceSession
+from vocable.db.models import Agent, ApiKey, TranscriptTurn, Voice, VoiceSession, detached
 from vocable.http_tools.service import enabled_variables
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
-from vocable.sessions.capacity import check_capacity, open_sessions_clause
+from vocable.sessions import limits
+from vocable.sessions.capacity import check_capacity
 from vocable.voices import VoiceRefused
 from vocable.voices.service import AddedBy, refusal_error, session_url_cache, voice_from_url
 from vocable.webhooks.outbox import enqueue_session_event
 
-RATE_WINDOW = timedelta(seconds=60)
 START_GRACE = timedelta(seconds=60)
 """After its join window, how long a session may still start: a caller who connected in
 time may wait for a busy worker (nobody can connect later: the token has expired).
 A session not started by then ends as ``not_joined``."""
 NOT_JOINED = "not_joined"
-LAST_USED_PRECISION = timedelta(seconds=60)
-"""A key's ``last_used_at`` is kept to the minute."""
 
 
 @dataclass(frozen=True, repr=False)
 class CreatedSession:
-    row: VoiceSession
+    """What the browser needs to join (``repr=False``: the token is a credential)."""
+
+    session_id: str
+    room_name: str
+    participant_identity: str
     token: str
+
+
+_AGENT = select(Agent.__table__).where(Agent.id == bindparam("agent"))
+
+
+def _active_agent(db: Session, org_id: str, agent_id: str) -> Agent:
+    """The organisation's active agent (a plain read: no ORM bookkeeping on this path)."""
+    found = db.connection().execute(_AGENT, {"agent": agent_id}).first()
+    if found is None or found.org_id != org_id or not found.active:
+        raise NotFoundError("agent_not_found", "Agent not found or not active")
+    return detached(Agent, found)
 
 
 def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) -> SessionConfig:
@@ -168,54 +179,17 @@ def _with_variables(
     )
 
 
-def _check_key_rate(db: Session, key: ApiKey, limit: int, now: datetime) -> None:
-    since = now - RATE_WINDOW
-    recent = select(VoiceSession.created_at).where(
-        VoiceSession.api_key_id == key.id, VoiceSession.created_at > since
-    )
-    count = db.scalar(select(func.count()).select_from(recent.subquery())) or 0
-    if count < limit:
-        return
-    oldest = db.scalar(select(func.min(recent.subquery().c.created_at)))
-    wait = (oldest + RATE_WINDOW - now).total_seconds() if oldest else RATE_WINDOW.seconds
-    raise LimitError(
-        "rate_limited",
-        f"Rate limit of {limit} sessions per minute for this API key reached",
-        retry_after=max(1, math.ceil(wait)),
-    )
-
-
-def _check_concurrency(db: Session, org_id: str, limit: int, now: datetime) -> None:
-    count = db.scalar(
-        select(func.count())
-        .select_from(VoiceSession)
-        .where(VoiceSession.org_id == org_id, open_sessions_clause(now))
-    )
-    if (count or 0) >= limit:
-        raise LimitError(
-            "concurrency_limited",
-            f"Concurrent session limit of {limit} for this organisation reached",
-            retry_after=10,
-        )
-
-
-_sqlite_guard = threading.Lock()
+_sqlite_writes = threading.Lock()
+"""SQLite has one writer: this process's session writes take turns here rather than in
+SQLite's busy-wait, which backs off in coarse sleeps."""
 
 
 @contextmanager
-def _organisation_serialised(db: Session, org_id: str) -> Iterator[None]:
-    """Count-then-insert for one organisation, one request at a time.
-
-    Without it, parallel requests all pass the limit counts and overshoot. PostgreSQL:
-    a row lock on the organisation (a no-op UPDATE), held until commit. SQLite: one API
-    process writes anyway, and its busy-wait backs off in coarse sleeps, so a process
-    lock is both correct and far faster.
-    """
+def _writing(db: Session) -> Iterator[None]:
     if db.get_bind().dialect.name == "sqlite":
-        with _sqlite_guard:
+        with _sqlite_writes:
             yield
         return
-    db.execute(update(Organization).where(Organization.id == org_id).values(name=Organization.name))
     yield
 
 
@@ -236,9 +210,13 @@ def _session_voice(
     them cannot make us download. A refusal is a 422 on ``reference_audio_url``.
     """
     now = datetime.now(UTC)
+    limit = platform.settings.max_concurrent_sessions_per_org
     if key is not None:
-        _check_key_rate(db, key, platform.settings.key_rate_limit_per_minute, now)
-    _check_concurrency(db, org_id, platform.settings.max_concurrent_sessions_per_org, now)
+        limits.check_rate(
+            db, key_id=key.id, limit=platform.settings.key_rate_limit_per_minute, now=now
+        )
+    if not limits.has_place(db, org_id=org_id, now=now, limit=limit):
+        raise limits.concurrency_limited(limit)
     by = (
         AddedBy("api_key", key.id, client_ip)
         if key is not None
@@ -269,9 +247,7 @@ def create_session(
     organisation's concurrency limit.
     """
     settings = platform.settings
-    agent = db.get(Agent, req.agent)
-    if agent is None or agent.org_id != org_id or not agent.active:
-        raise NotFoundError("agent_not_found", "Agent not found or not active")
+    agent = _active_agent(db, org_id, req.agent)
     tool_names = enabled_variables(db, agent.id)
     if key is not None:  # a member trying the agent in the dashboard may change it anyway
         check_overrides(agent, req, tool_names)  # before anything is fetched or counted
@@ -287,50 +263,63 @@ def create_session(
             url=req.reference_audio_url,
             client_ip=client_ip,
         )
-    with _organisation_serialised(db, org_id):
-        now = datetime.now(UTC)
-        if key is not None:
-            _check_key_rate(db, key, settings.key_rate_limit_per_minute, now)
-        _check_concurrency(db, org_id, settings.max_concurrent_sessions_per_org, now)
-        check_capacity(db, now, live_for=timedelta(seconds=settings.worker_report_timeout_seconds))
-
-        config = _with_variables(agent, _effective_config(agent, req, voice), now, tool_names)
-        check_language(agent.stt_engine, config.language)
-        ttl = settings.token_ttl_seconds
-        row = VoiceSession(
-            id=new_id("ses"),
+    now = datetime.now(UTC)
+    check_capacity(db, now, live_for=timedelta(seconds=settings.worker_report_timeout_seconds))
+    config = _with_variables(agent, _effective_config(agent, req, voice), now, tool_names)
+    check_language(agent.stt_engine, config.language)
+    ttl = settings.token_ttl_seconds
+    session_id, room_name = new_id("ses"), new_id("room")
+    identity = "user_" + secrets.token_hex(8)
+    join_deadline = now + timedelta(seconds=ttl)
+    token = mint_join_token(
+        api_key=platform.secrets.livekit_api_key,
+        api_secret=platform.secrets.livekit_api_secret,
+        agent_name=settings.agent_name,
+        grant=JoinGrant(
+            room_name=room_name,
+            identity=identity,
+            session_id=session_id,
+            ttl_seconds=ttl,
+            max_call_seconds=agent.max_call_seconds,
+        ),
+    )
+    row = {
+        "id": session_id,
+        "org_id": org_id,
+        "agent_id": agent.id,
+        "api_key_id": key.id if key is not None else None,
+        "room_name": room_name,
+        "participant_identity": identity,
+        "status": "created",
+        "config": config.stored(),
+        "mcp_headers_encrypted": platform.box.seal(req.mcp_headers) if req.mcp_headers else None,
+        "created_at": now,
+        "join_deadline": join_deadline,
+        "hard_deadline": join_deadline + timedelta(seconds=agent.max_call_seconds),
+        "usage": {},
+    }
+    with _writing(db):
+        # the row first, then the limits, which lock what they count (a place, the key's
+        # row) until the commit right after: a refusal rolls the row back
+        conn = db.connection()
+        conn.execute(_INSERT_SESSION, row)
+        limits.take_place(
+            db,
             org_id=org_id,
-            agent_id=agent.id,
-            api_key_id=key.id if key is not None else None,
-            room_name=new_id("room"),
-            participant_identity="user_" + secrets.token_hex(8),
-            status="created",
-            config=config.stored(),
-            mcp_headers_encrypted=platform.box.seal(req.mcp_headers) if req.mcp_headers else None,
-            created_at=now,
-            join_deadline=now + timedelta(seconds=ttl),
-            hard_deadline=now + timedelta(seconds=ttl + agent.max_call_seconds),
-            usage={},
+            session_id=session_id,
+            until=join_deadline,
+            now=now,
+            limit=settings.max_concurrent_sessions_per_org,
         )
-        token = mint_join_token(
-            api_key=platform.secrets.livekit_api_key,
-            api_secret=platform.secrets.livekit_api_secret,
-            agent_name=settings.agent_name,
-            grant=JoinGrant(
-                room_name=row.room_name,
-                identity=row.participant_identity,
-                session_id=row.id,
-                ttl_seconds=ttl,
-                max_call_seconds=agent.max_call_seconds,
-            ),
-        )
-        if key is not None and (
-            key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION
-        ):
-            key.last_used_at = now  # to the minute: not one more UPDATE on every session
-        db.add(row)
+        if key is not None:
+            limits.spend_rate_token(
+                db, key_id=key.id, limit=settings.key_rate_limit_per_minute, now=now
+            )
         db.commit()
-    return CreatedSession(row=row, token=token)
+    return CreatedSession(session_id, room_name, identity, token)
+
+
+_INSERT_SESSION = insert(VoiceSession)
 
 
 def record_event(
@@ -351,6 +340,10 @@ def record_event(
     if usage:
         row.usage = {**row.usage, **usage}
     if row.status != before:
+        if row.status == "active":
+            limits.hold_place(db, row.id, row.hard_deadline)
+        elif row.status == "ended":
+            limits.release_place(db, row.id, now)
         enqueue_session_event(db, row)  # webhooks: in the same transaction as the change
     db.commit()
     return row

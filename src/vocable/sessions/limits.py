@@ -1,0 +1,233 @@
+"""The limits on new sessions, counted atomically in the database, so that they hold
+across any number of API processes without making one organisation's requests wait for
+each other.
+
+- **Concurrent calls per organisation**: the organisation has up to ``limit`` places
+  (``session_slots`` rows, created as first needed). A new session takes a free place in
+  one ``UPDATE``; on PostgreSQL, places that other requests are taking at that moment are
+  skipped (``FOR UPDATE SKIP LOCKED``), never waited for. A place is held until the
+  session's join deadline, then its hard deadline once the call starts, and freed when
+  the call ends (``release_place``), so a place whose holder vanished frees itself.
+- **Sessions per key per minute**: a token bucket on the key's row (``limit`` sessions at
+  once, refilled at ``limit`` a minute), spent by one conditional ``UPDATE`` that also
+  keeps the key's ``last_used_at`` to the minute.
+
+Both run inside the session's own transaction, after its row is written: a refusal rolls
+back everything, so a refused request spends nothing and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Float, bindparam, case, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
+
+from vocable.contracts.errors import LimitError
+from vocable.db.models import ApiKey, SessionSlot
+
+RATE_PERIOD_SECONDS = 60.0
+CONCURRENCY_RETRY_AFTER = 10
+LAST_USED_PRECISION = timedelta(seconds=60)
+"""A key's ``last_used_at`` is kept to the minute: not one more write per session."""
+_TRIES = 16
+"""Attempts to take a place when other requests take the free ones at the same moment."""
+_GROWTH = 16
+"""Places added at once when an organisation has none free and is under its limit."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""``held_until`` of a place never held."""
+
+
+def concurrency_limited(limit: int) -> LimitError:
+    return LimitError(
+        "concurrency_limited",
+        f"Concurrent session limit of {limit} for this organisation reached",
+        retry_after=CONCURRENCY_RETRY_AFTER,
+    )
+
+
+def rate_limited(limit: int, wait_seconds: float) -> LimitError:
+    return LimitError(
+        "rate_limited",
+        f"Rate limit of {limit} sessions per minute for this API key reached",
+        retry_after=max(1, math.ceil(wait_seconds)),
+    )
+
+
+# --- concurrent calls --------------------------------------------------------------------
+
+
+def _free_place(*, locking: bool) -> ScalarSelect[int]:
+    """The organisation's free place with the earliest end (index ``org_id, held_until``)."""
+    query = (
+        select(SessionSlot.slot)
+        .where(
+            SessionSlot.org_id == bindparam("org"),
+            SessionSlot.held_until <= bindparam("now"),
+            SessionSlot.slot < bindparam("limit"),
+        )
+        .order_by(SessionSlot.held_until)
+        .limit(1)
+    )
+    if locking:
+        query = query.with_for_update(skip_locked=True)
+    return query.scalar_subquery()
+
+
+_CLAIM = {
+    locking: update(SessionSlot)
+    .where(
+        SessionSlot.org_id == bindparam("org"),
+        SessionSlot.slot == _free_place(locking=locking),
+        SessionSlot.held_until <= bindparam("now"),  # still free when its row is locked
+    )
+    .values(session_id=bindparam("session"), held_until=bindparam("until"))
+    .returning(SessionSlot.slot)
+    for locking in (False, True)
+}
+_LAST_PLACE = select(func.max(SessionSlot.slot)).where(SessionSlot.org_id == bindparam("org"))
+
+
+def _add_places(db: Session, *, org_id: str, limit: int) -> bool:
+    """Add up to ``_GROWTH`` free places after the organisation's last one, within the
+    limit; ``False`` when it has them all. On PostgreSQL in a transaction of its own, so
+    that the new places are there for every request at once (a request adding the same
+    numbers waits only for that short transaction, then adds nothing); SQLite has one
+    writer, the session's own transaction."""
+    session_conn = db.connection()
+    if session_conn.dialect.name != "postgresql":
+        return _insert_places(session_conn, sqlite.insert, org_id, limit)
+    with session_conn.engine.connect() as conn, conn.begin():
+        return _insert_places(conn, postgresql.insert, org_id, limit)
+
+
+def _insert_places(conn: Connection, dialect_insert: Any, org_id: str, limit: int) -> bool:
+    last = conn.scalar(_LAST_PLACE, {"org": org_id})
+    first = 0 if last is None else last + 1
+    numbers = range(first, min(limit, first + _GROWTH))
+    if not numbers:
+        return False
+    conn.execute(
+        dialect_insert(SessionSlot)
+        .values([{"org_id": org_id, "slot": n, "held_until": _EPOCH} for n in numbers])
+        .on_conflict_do_nothing()
+    )
+    return True
+
+
+def take_place(
+    db: Session, *, org_id: str, session_id: str, until: datetime, now: datetime, limit: int
+) -> None:
+    """Hold one of the organisation's places for ``session_id`` until ``until``, else
+    ``concurrency_limited``."""
+    conn = db.connection()  # Core statements: no ORM bookkeeping on the hot path
+    claim = _CLAIM[conn.dialect.name == "postgresql"]
+    values = {"org": org_id, "now": now, "limit": limit, "session": session_id, "until": until}
+    for _ in range(_TRIES):
+        if conn.execute(claim, values).first() is not None:
+            return
+        if not _add_places(db, org_id=org_id, limit=limit):
+            raise concurrency_limited(limit)
+        # the places added (by this request or another) are free: take one
+    raise concurrency_limited(limit)
+
+
+def has_place(db: Session, *, org_id: str, now: datetime, limit: int) -> bool:
+    """Whether a session could take a place now (a check before slow work, not a hold)."""
+    free = db.scalar(
+        select(_free_place(locking=False)), {"org": org_id, "now": now, "limit": limit}
+    )
+    if free is not None:
+        return True
+    last = db.scalar(_LAST_PLACE, {"org": org_id})
+    return (0 if last is None else last + 1) < limit
+
+
+def hold_place(db: Session, session_id: str, until: datetime) -> None:
+    """The call started: its place is held until ``until`` (its hard deadline)."""
+    db.execute(
+        update(SessionSlot).where(SessionSlot.session_id == session_id).values(held_until=until)
+    )
+
+
+def release_place(db: Session, session_id: str, now: datetime) -> None:
+    """The call ended: its place is free from ``now``."""
+    db.execute(
+        update(SessionSlot)
+        .where(SessionSlot.session_id == session_id)
+        .values(session_id=None, held_until=now)
+    )
+
+
+def places_held(db: Session, now: datetime) -> int:
+    """Places held across every organisation: the calls open or on their way."""
+    return int(
+        db.scalar(select(func.count()).select_from(SessionSlot).where(SessionSlot.held_until > now))
+        or 0
+    )
+
+
+# --- sessions per key per minute ----------------------------------------------------------
+
+
+def _tokens() -> ColumnElement[float]:
+    """The key's bucket now: what it held at ``rate_at``, refilled since, at most full."""
+    limit = bindparam("limit", type_=Float)
+    refilled = func.coalesce(ApiKey.rate_tokens, limit) + (
+        bindparam("now_s", type_=Float) - func.coalesce(ApiKey.rate_at, bindparam("now_s"))
+    ) * bindparam("per_second", type_=Float)
+    return case((refilled > limit, limit), else_=refilled)
+
+
+_SPEND = (
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("key"), _tokens() >= literal(1.0))
+    .values(
+        rate_tokens=_tokens() - literal(1.0),
+        rate_at=bindparam("now_s"),
+        last_used_at=case(
+            (
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= bindparam("stale")),
+                bindparam("now"),
+            ),
+            else_=ApiKey.last_used_at,
+        ),
+    )
+    .returning(ApiKey.id)
+)
+_BUCKET = select(_tokens()).where(ApiKey.id == bindparam("key"))
+
+
+def _rate_values(key_id: str, limit: int, now: datetime) -> dict[str, object]:
+    return {
+        "key": key_id,
+        "limit": float(limit),
+        "now_s": now.timestamp(),
+        "per_second": limit / RATE_PERIOD_SECONDS,
+    }
+
+
+def spend_rate_token(db: Session, *, key_id: str, limit: int, now: datetime) -> None:
+    """One session of the key's rate, else ``rate_limited`` with how long until the next."""
+    values = {**_rate_values(key_id, limit, now), "now": now, "stale": now - LAST_USED_PRECISION}
+    if db.connection().execute(_SPEND, values).first() is not None:
+        return
+    raise rate_limited(limit, _wait_seconds(db, key_id, limit, now))
+
+
+def check_rate(db: Session, *, key_id: str, limit: int, now: datetime) -> None:
+    """``rate_limited`` if the key has no session left now (a check, nothing spent)."""
+    tokens = db.scalar(_BUCKET, _rate_values(key_id, limit, now))
+    if tokens is None or tokens >= 1:
+        return
+    raise rate_limited(limit, _wait_seconds(db, key_id, limit, now))
+
+
+def _wait_seconds(db: Session, key_id: str, limit: int, now: datetime) -> float:
+    tokens = db.scalar(_BUCKET, _rate_values(key_id, limit, now)) or 0.0
+    return (1.0 - tokens) * RATE_PERIOD_SECONDS / limit

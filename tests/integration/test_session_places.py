@@ -1,0 +1,235 @@
+"""The session limits counted in the database (``sessions.limits``): an organisation's
+places for concurrent calls, each free again when its call ends or its time is up, and
+each key's session rate as a bucket that refills over the minute. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select, text
+from tests.conftest import Tenant, database_url_for, make_tenant
+from tests.support.servers import ApiServer, make_platform, make_settings, running_api
+
+from vocable.accounts import service as accounts
+from vocable.contracts.errors import LimitError
+from vocable.contracts.sessions import SessionRequest
+from vocable.db.migrate import upgrade_to, upgrade_to_head
+from vocable.db.models import ApiKey, SessionSlot, VoiceSession
+from vocable.platform import Platform
+from vocable.sessions import limits
+from vocable.sessions.service import create_session, record_event
+
+ENDPOINT = "/api/agents/agent-session/"
+T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def platform(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Platform]:
+    url = database_url_for(request, backend, "p_" + secrets.token_hex(6))
+    platform = make_platform(make_settings(tmp_path, url, max_concurrent_sessions_per_org=1))
+    yield platform
+    platform.engine.dispose()
+
+
+def take(platform: Platform, org_id: str, session_id: str, now: datetime, limit: int = 1) -> None:
+    with platform.sessions() as db:
+        limits.take_place(
+            db,
+            org_id=org_id,
+            session_id=session_id,
+            until=now + timedelta(seconds=30),
+            now=now,
+            limit=limit,
+        )
+        db.commit()
+
+
+def test_a_place_is_free_again_when_its_time_is_up(platform: Platform) -> None:
+    t = make_tenant(platform)
+    take(platform, t.org_id, "ses_a", T0)
+    with pytest.raises(LimitError) as refused:
+        take(platform, t.org_id, "ses_b", T0 + timedelta(seconds=29))
+    assert refused.value.code == "concurrency_limited" and refused.value.retry_after
+    # nobody joined: at its join deadline the place is free, with no sweeper involved
+    take(platform, t.org_id, "ses_b", T0 + timedelta(seconds=30))
+
+
+def test_places_grow_to_the_limit_and_no_further(platform: Platform) -> None:
+    t = make_tenant(platform)
+    for i in range(20):
+        take(platform, t.org_id, f"ses_{i}", T0, limit=20)
+    with pytest.raises(LimitError):
+        take(platform, t.org_id, "ses_20", T0, limit=20)
+    with platform.sessions() as db:
+        numbers = db.scalars(select(SessionSlot.slot).where(SessionSlot.org_id == t.org_id))
+        assert sorted(numbers) == list(range(20))
+
+
+def test_a_started_call_holds_its_place_until_it_ends(platform: Platform) -> None:
+    t = make_tenant(platform)
+    with platform.sessions() as db:
+        created = create_session(
+            db, platform, org_id=t.org_id, key=None, req=SessionRequest(agent=t.agent_id)
+        )
+        row = db.get_one(VoiceSession, created.session_id)
+        join_deadline = row.join_deadline
+        record_event(db, row, kind="started", reason=None, usage=None)
+    after_window = join_deadline + timedelta(seconds=1)
+    with pytest.raises(LimitError):  # the call goes on past its join window
+        take(platform, t.org_id, "ses_next", after_window)
+    with platform.sessions() as db:
+        record_event(
+            db,
+            db.get_one(VoiceSession, created.session_id),
+            kind="ended",
+            reason="caller_left",
+            usage=None,
+        )
+    take(platform, t.org_id, "ses_next", datetime.now(UTC))
+
+
+def spend(platform: Platform, key_id: str, now: datetime, limit: int = 3) -> None:
+    with platform.sessions() as db:
+        limits.spend_rate_token(db, key_id=key_id, limit=limit, now=now)
+        db.commit()
+
+
+def test_a_keys_rate_refills_over_the_minute(platform: Platform) -> None:
+    t = make_tenant(platform)
+    for _ in range(3):  # three a minute: three at once
+        spend(platform, t.api_key_id, T0)
+    with pytest.raises(LimitError) as refused:
+        spend(platform, t.api_key_id, T0 + timedelta(seconds=1))
+    assert refused.value.code == "rate_limited"
+    assert refused.value.retry_after == 19  # one more every 20 s
+    spend(platform, t.api_key_id, T0 + timedelta(seconds=20))
+    with pytest.raises(LimitError):
+        spend(platform, t.api_key_id, T0 + timedelta(seconds=21))
+    # a quiet minute fills the bucket, never beyond the limit
+    for _ in range(3):
+        spend(platform, t.api_key_id, T0 + timedelta(minutes=5))
+    with pytest.raises(LimitError):
+        spend(platform, t.api_key_id, T0 + timedelta(minutes=5))
+
+
+def test_a_refused_session_spends_nothing_and_leaves_no_row(platform: Platform) -> None:
+    t = make_tenant(platform)
+    with platform.sessions() as db:
+        key = db.get_one(ApiKey, t.api_key_id)
+        create_session(db, platform, org_id=t.org_id, key=key, req=SessionRequest(agent=t.agent_id))
+        with pytest.raises(LimitError):  # the organisation's one place is taken
+            create_session(
+                db, platform, org_id=t.org_id, key=key, req=SessionRequest(agent=t.agent_id)
+            )
+        db.rollback()
+        rows = db.scalars(select(VoiceSession.id).where(VoiceSession.org_id == t.org_id)).all()
+        tokens = db.scalar(text("SELECT rate_tokens FROM api_keys WHERE id = :k"), {"k": key.id})
+    assert len(rows) == 1
+    assert tokens == pytest.approx(platform.settings.key_rate_limit_per_minute - 1, abs=0.1)
+
+
+# --- PostgreSQL: one organisation's requests do not wait for each other -------------------
+
+
+@pytest.fixture
+def pg_api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    url = database_url_for(request, "postgresql", "q_" + secrets.token_hex(6))
+    settings = make_settings(tmp_path_factory.mktemp("data"), url)
+    with running_api(make_platform(settings)) as server:
+        yield server
+
+
+def test_a_request_in_the_middle_of_its_transaction_holds_up_no_other(
+    pg_api: ApiServer,
+) -> None:
+    platform = pg_api.platform
+    t: Tenant = make_tenant(platform)
+    take(platform, t.org_id, "ses_warm", T0, limit=20)  # the organisation's first places
+    with platform.sessions() as db:
+        second = accounts.create_api_key(db, org_id=t.org_id, name="b", created_by=None).secret
+    # another request of the organisation has taken a place and not yet committed
+    held = platform.sessions()
+    limits.take_place(
+        held,
+        org_id=t.org_id,
+        session_id="ses_held",
+        until=datetime.now(UTC) + timedelta(seconds=30),
+        now=datetime.now(UTC),
+        limit=20,
+    )
+    try:
+        r = httpx.post(
+            pg_api.url + ENDPOINT,
+            json={"agent": t.agent_id},
+            headers={"x-api-key": second},
+            timeout=5,
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        held.rollback()
+        held.close()
+
+
+def test_open_calls_keep_their_places_across_the_upgrade(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
+    url = database_url_for(request, backend, "m_" + secrets.token_hex(6))
+    engine = create_engine(url or f"sqlite:///{tmp_path / 'old.db'}")
+    future = datetime.now(UTC) + timedelta(minutes=5)
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    try:
+        upgrade_to(engine, "0016")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organizations (id, name, created_at) "
+                    "VALUES ('org_1', 'Acme', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO agents (id, org_id, name, system_prompt, greeting, language, "
+                    "stt_engine, llm_engine, tts_engine, max_call_seconds, active, timezone, "
+                    "variable_defaults, conversation, call_tools, session_overrides, "
+                    "created_at, updated_at) VALUES ('agt_1', 'org_1', 'A', '', '', 'en', "
+                    "'s', 'l', 't', 900, true, 'UTC', '{}', '{}', '{}', '[]', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            for sid, status, deadline in (
+                ("ses_open", "active", future),
+                ("ses_waiting", "created", future),
+                ("ses_over", "created", past),
+                ("ses_done", "ended", future),
+            ):
+                conn.execute(
+                    VoiceSession.__table__.insert().values(
+                        id=sid,
+                        org_id="org_1",
+                        agent_id="agt_1",
+                        room_name="room_" + sid,
+                        participant_identity="user_" + sid,
+                        status=status,
+                        config={},
+                        created_at=past,
+                        join_deadline=deadline,
+                        hard_deadline=deadline,
+                        usage={},
+                    )
+                )
+        upgrade_to_head(engine)
+        with engine.connect() as conn:
+            held = conn.execute(
+                select(SessionSlot.session_id, SessionSlot.held_until).order_by(SessionSlot.slot)
+            ).all()
+        assert sorted(sid for sid, _ in held) == ["ses_open", "ses_waiting"]
+        assert all(abs((until - future).total_seconds()) < 1 for _, until in held)
+    finally:
+        engine.dispose()
