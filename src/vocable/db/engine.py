@@ -28,6 +28,10 @@ def make_engine(url: str, *, sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT_S)
             url,
             connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout},
             hide_parameters=True,
+            # as many kept connections as requests in flight (each new one opens the file
+            # and sets the pragmas below: the default 5 made a busy API reconnect constantly)
+            pool_size=20,
+            max_overflow=20,
         )
 
         @event.listens_for(engine, "connect")
