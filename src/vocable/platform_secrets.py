@@ -1,7 +1,9 @@
 """Secrets generated on first run and kept, readable by the owner only, in the data directory.
 
 The LiveKit key pair, the worker credential and the key that encrypts stored secrets
-(MCP headers) live here unless the operator supplies them through settings.
+(MCP and HTTP-tool headers) live here unless the operator supplies them through settings
+(``VOCABLE_LIVEKIT_API_KEY``/``_SECRET``, ``VOCABLE_WORKER_TOKEN``,
+``VOCABLE_ENCRYPTION_KEY``): the way processes on several machines share them.
 """
 
 from __future__ import annotations
@@ -66,6 +68,14 @@ def load_or_create_secrets(settings: Settings) -> PlatformSecrets:
     return PlatformSecrets(
         livekit_api_key=key,
         livekit_api_secret=secret,
-        worker_token=stored["worker_token"],
-        encryption_key=stored["encryption_key"],
+        worker_token=(
+            settings.worker_token.get_secret_value()
+            if settings.worker_token
+            else stored["worker_token"]
+        ),
+        encryption_key=(
+            settings.encryption_key.get_secret_value()
+            if settings.encryption_key
+            else stored["encryption_key"]
+        ),
     )

@@ -10,6 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
     """URL handed to browsers as ``livekit_url``; defaults to ``livekit_url``."""
     livekit_api_key: str | None = None
     livekit_api_secret: SecretStr | None = None
+    worker_token: SecretStr | None = None
+    """The credential workers present to the API (``platform_secrets``); set it, with the
+    LiveKit key pair and ``encryption_key``, on every process of a deployment whose
+    processes do not share one data directory."""
+    encryption_key: SecretStr | None = None
+    """Fernet key that encrypts stored secrets (MCP and HTTP-tool headers)."""
     livekit_bin: Path | None = None
     redis_url: str | None = None
     """When set, LiveKit runs multi-node on this Redis."""
@@ -314,6 +321,20 @@ class Settings(BaseSettings):
             raise ValueError("VOCABLE_LIVEKIT_API_SECRET is a placeholder or shorter than 32 chars")
         if self.livekit_api_key in {"devkey"}:
             raise ValueError("VOCABLE_LIVEKIT_API_KEY must not be the development key")
+        token = self.worker_token.get_secret_value() if self.worker_token else None
+        if token is not None and len(token) < 32:
+            raise ValueError("VOCABLE_WORKER_TOKEN is shorter than 32 chars")
+        return self
+
+    @model_validator(mode="after")
+    def _encryption_key_is_a_fernet_key(self) -> Settings:
+        if self.encryption_key is not None:
+            try:
+                Fernet(self.encryption_key.get_secret_value().encode())
+            except ValueError:
+                raise ValueError(
+                    "VOCABLE_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)"
+                ) from None
         return self
 
     @model_validator(mode="after")

@@ -57,3 +57,31 @@ def test_production_refuses_placeholder_livekit_secrets() -> None:
     with pytest.raises(ValueError, match="development key"):
         Settings(environment="production", livekit_api_key="devkey", livekit_api_secret="x" * 40)
     Settings(environment="development", livekit_api_key="devkey", livekit_api_secret="secret")
+
+
+def test_processes_on_other_machines_share_secrets_through_settings(tmp_path: Path) -> None:
+    """Two data directories (two machines), the same four secrets in the environment:
+    both processes hold the same secrets, so a worker's credential and a header sealed by
+    one API are good on the other."""
+    from cryptography.fernet import Fernet
+
+    shared = {
+        "livekit_api_key": "APIshared",
+        "livekit_api_secret": "s" * 40,
+        "worker_token": "wkr_" + "t" * 40,
+        "encryption_key": Fernet.generate_key().decode(),
+    }
+    first = load_or_create_secrets(Settings(data_dir=tmp_path / "a", **shared))
+    second = load_or_create_secrets(Settings(data_dir=tmp_path / "b", **shared))
+    assert first.worker_token == second.worker_token == shared["worker_token"]
+    assert first.encryption_key == second.encryption_key == shared["encryption_key"]
+    assert first.livekit_api_secret == second.livekit_api_secret
+    unset = load_or_create_secrets(Settings(data_dir=tmp_path / "c"))
+    assert unset.worker_token != shared["worker_token"]
+
+
+def test_a_worker_token_or_encryption_key_that_cannot_work_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="VOCABLE_ENCRYPTION_KEY"):
+        Settings(data_dir=tmp_path, encryption_key="not-a-fernet-key")
+    with pytest.raises(ValueError, match="VOCABLE_WORKER_TOKEN"):
+        Settings(data_dir=tmp_path, environment="production", worker_token="short")
