@@ -14,12 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from tests.conftest import Tenant, database_url_for, make_tenant
 from tests.support.audio import voiced_clip as clip
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
-from vocable.db.models import Voice, VoiceSession
+from vocable.db.models import Voice, VoiceAudio, VoiceSession
+from vocable.voices.store import VoiceStore
 
 SESSIONS = "/api/agents/agent-session/"
 
@@ -124,7 +125,14 @@ def upload(
 
 
 def voice_dir(api: ApiServer, sha256: str) -> Path:
+    """Where this process keeps what engines derive from a clip (its enrolment caches)."""
     return api.platform.settings.data_dir / "voices" / sha256
+
+
+def stored_audio(api: ApiServer, sha256: str) -> bytes | None:
+    """The clip as stored, in the database every API process shares."""
+    with api.platform.sessions() as db:
+        return db.scalar(select(VoiceAudio.wav).where(VoiceAudio.sha256 == sha256))
 
 
 def worker(api: ApiServer) -> dict[str, str]:
@@ -161,7 +169,7 @@ def test_uploaded_clip_plays_back_as_normalised_wav_with_provenance(
     assert voice["name"] == "ada.wav" and voice["source_url"] is None
     assert (voice["created_by_kind"], voice["created_by_id"]) == ("api_key", org.api_key_id)
     assert voice["created_at"] and voice["duration_seconds"] == pytest.approx(4.0, abs=0.01)
-    assert (voice_dir(api, sha) / "voice.wav").read_bytes() == played.content
+    assert stored_audio(api, sha) == played.content
     audio = http.get(f"/api/voices/{agent['voice_id']}/audio", headers=key(org))
     assert audio.content == played.content
 
@@ -327,7 +335,7 @@ def test_deleting_a_voice_removes_its_audio_and_enrolments_and_unlinks_agents(
     (enrolment / "profile.json").write_text("{}")
 
     assert http.delete(f"/api/voices/{voice_id}", headers=key(org)).status_code == 204
-    assert not voice_dir(api, sha).exists()
+    assert not voice_dir(api, sha).exists() and stored_audio(api, sha) is None
     after = http.get(f"/api/agents/{agent_id}", headers=key(org)).json()
     assert after["voice_id"] is None and after["reference_audio_sha256"] is None
     assert http.get(f"/api/voices/{voice_id}", headers=key(org)).status_code == 404
@@ -355,6 +363,43 @@ def test_voices_are_private_to_their_organisation_and_shared_content_outlives_on
         sha = db.scalars(select(Voice.sha256).where(Voice.id == voice_a)).one()
     assert http.delete(f"/api/voices/{voice_a}", headers=key(org)).status_code == 204
     assert http.get(f"/api/voices/{voice_b}/audio", headers=key(other)).status_code == 200
-    assert (voice_dir(api, sha) / "voice.wav").is_file()
+    assert stored_audio(api, sha) is not None
     assert http.delete(f"/api/voices/{voice_b}", headers=key(other)).status_code == 204
-    assert not voice_dir(api, sha).exists()
+    assert stored_audio(api, sha) is None
+
+
+def test_a_voice_uploaded_through_one_api_process_is_served_by_another(
+    http: httpx.Client, api: ApiServer, org: Tenant, tmp_path: Path
+) -> None:
+    """A second API process on the same database with a data directory of its own (another
+    machine) serves the clip to the dashboard and to workers."""
+    agent = upload(http, org, clip(pitch=180.0), new_agent(http, org)).json()
+    sha = agent["reference_audio_sha256"]
+    settings = make_settings(
+        tmp_path / "elsewhere",
+        api.platform.settings.resolved_database_url,
+        worker_token=api.platform.secrets.worker_token,
+    )
+    with running_api(make_platform(settings)) as second, httpx.Client(base_url=second.url) as h2:
+        played = h2.get(f"/api/voices/{agent['voice_id']}/audio", headers=key(org))
+        assert played.status_code == 200, played.text
+        assert hashlib.sha256(played.content).hexdigest() == sha
+        served = h2.get(f"/internal/voices/{sha}", headers=worker(api))
+        assert served.status_code == 200 and served.content == played.content
+
+
+def test_a_clip_stored_as_a_file_by_an_older_version_moves_into_the_database(
+    http: httpx.Client, api: ApiServer, org: Tenant
+) -> None:
+    agent = upload(http, org, clip(pitch=140.0), new_agent(http, org)).json()
+    sha = agent["reference_audio_sha256"]
+    wav = stored_audio(api, sha)
+    assert wav is not None
+    with api.platform.sessions() as db:  # as an older version left it: a file, no row
+        db.execute(delete(VoiceAudio).where(VoiceAudio.sha256 == sha))
+        db.commit()
+    VoiceStore(root=api.platform.settings.data_dir / "voices").save(sha, wav)
+    served = http.get(f"/internal/voices/{sha}", headers=worker(api))
+    assert served.status_code == 200 and served.content == wav
+    assert stored_audio(api, sha) == wav
+    assert not (voice_dir(api, sha) / "voice.wav").exists()

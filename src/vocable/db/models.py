@@ -340,8 +340,8 @@ class KnowledgeFile(Base):
 class Voice(Base):
     """A reference voice of an organisation, with its provenance.
 
-    The audio is stored once per content hash (see ``vocable.voices.store``); two records
-    with the same hash, in one organisation or several, share the file.
+    The audio is stored once per content hash (``VoiceAudio``); two records with the same
+    hash, in one organisation or several, share it.
     """
 
     __tablename__ = "voices"
@@ -366,6 +366,16 @@ class Voice(Base):
     created_by_kind: Mapped[str] = mapped_column(String(16))
     """``user`` (a dashboard user) or ``api_key``."""
     created_by_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoiceAudio(Base):
+    """A normalised reference clip, once per content hash (``voices.audio``): in the
+    database, so that every API process of a deployment serves every voice."""
+
+    __tablename__ = "voice_audio"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wav: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

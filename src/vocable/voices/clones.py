@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from vocable.db.models import Agent, Voice, VoiceClone
 from vocable.ids import new_id
 from vocable.settings import Settings
+from vocable.voices.audio import audio_bytes
 from vocable.voices.engines import CloneEngine, CloneEngineError, engine_for
 from vocable.voices.store import VoiceStore
 
@@ -162,10 +163,9 @@ async def prepare_clone(
         if cached is not None:
             return cached.provider_voice_id
         voice = db.get(Voice, voice_id)
-        sha256 = voice.sha256 if voice is not None else None
-    if sha256 is None or not store.has_audio(sha256):
+        clip = audio_bytes(db, store, voice.sha256) if voice is not None else None
+    if clip is None:
         return None
-    clip = store.audio_path(sha256).read_bytes()
     try:
         made = await asyncio.wait_for(
             engine.create_voice(clip, label=voice_id), settings.voice_clone_timeout_seconds

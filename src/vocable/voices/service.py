@@ -18,6 +18,7 @@ from vocable.db.models import Agent, Voice
 from vocable.ids import new_id
 from vocable.outbound import OutboundPolicy
 from vocable.settings import Settings
+from vocable.voices.audio import has_audio, remove_audio, save_audio
 from vocable.voices.cache import UrlVoiceCache
 from vocable.voices.clones import clones_of, delete_engine_copies_later
 from vocable.voices.errors import VoiceRefused
@@ -84,9 +85,10 @@ def add_voice(
     its provenance is that of the first addition.
     """
     with _files_lock:
-        store.save(clip.sha256, clip.wav)
+        save_audio(db, clip.sha256, clip.wav)
         existing = _org_voice_by_sha(db, org_id, clip.sha256)
         if existing is not None:
+            db.commit()  # its audio, should it still have been a file of an older version
             return existing
         voice = Voice(
             id=new_id("voc"),
@@ -136,7 +138,7 @@ def voice_from_url(
     if cache is not None and ttl > 0:
         voice_id = cache.get(org_id, url, ttl=ttl)
         voice = db.get(Voice, voice_id) if voice_id else None
-        if voice is not None and voice.org_id == org_id and store.has_audio(voice.sha256):
+        if voice is not None and voice.org_id == org_id and has_audio(db, store, voice.sha256):
             return voice
     # end the read transaction (callers have nothing pending: storing commits anyway), so
     # no database connection idles inside a transaction for the length of the fetch
@@ -213,7 +215,8 @@ def delete_voice(
         session_url_cache.forget_voice(voice.id)
         remaining = db.scalar(select(func.count()).select_from(Voice).where(Voice.sha256 == sha256))
         if not remaining:
-            store.remove(sha256)
+            remove_audio(db, store, sha256)
+            db.commit()
     if settings is not None:
         delete_engine_copies_later(copies, settings)
     return [agent.id for agent in agents]

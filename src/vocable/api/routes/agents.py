@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from vocable.agents import service as agent_service
 from vocable.api.deps import (
@@ -137,17 +137,17 @@ async def upload_voice(
 @router.get(
     "/{agent_id}/voice",
     summary="The agent's stored reference clip (normalised 16-bit mono WAV)",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"audio/wav": {}}}, 404: {}},
 )
 def get_agent_voice(
     agent_id: str, db: DbDep, principal: AgentsRead, platform: PlatformDep
-) -> FileResponse:
+) -> Response:
     agent = reachable_agent(db, principal, agent_id)
     voice = db.get(Voice, agent.voice_id) if agent.voice_id else None
     if voice is None:
         raise ApiError(404, "voice_not_found", "This agent has no reference clip")
-    return audio_response(voice_store(platform.settings), voice.sha256)
+    return audio_response(db, voice_store(platform.settings), voice.sha256)
 
 
 @router.get("/{agent_id}/sessions")

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Path, Response
 from sqlalchemy import select
 
 from vocable.api.deps import DbDep, PlatformDep, WorkerDep
@@ -25,6 +24,7 @@ from vocable.db.models import Voice
 from vocable.sessions.capacity import forget_worker, record_report
 from vocable.sessions.service import add_turn, record_event
 from vocable.sessions.worker import require_session, worker_config
+from vocable.voices.audio import audio_bytes
 from vocable.voices.clones import (
     PREPARATION_WAIT_SECONDS,
     cached_clone,
@@ -105,15 +105,19 @@ def known_voices(body: WorkerKnownVoices, db: DbDep, _: WorkerDep) -> dict[str, 
 
 
 @router.get("/voices/{sha256}")
-def voice_audio(sha256: str, db: DbDep, platform: PlatformDep, _: WorkerDep) -> FileResponse:
+def voice_audio(sha256: str, db: DbDep, platform: PlatformDep, _: WorkerDep) -> Response:
     """A stored reference clip (16-bit mono WAV at 24 kHz) for the worker to enrol.
 
     Served only while some voice record holds it: a deleted voice is gone here too.
     """
-    store = voice_store(platform.settings)
-    if not is_sha256(sha256) or not any_voice_with_sha(db, sha256) or not store.has_audio(sha256):
+    wav = (
+        audio_bytes(db, voice_store(platform.settings), sha256)
+        if is_sha256(sha256) and any_voice_with_sha(db, sha256)
+        else None
+    )
+    if wav is None:
         raise ApiError(404, "voice_not_found", "Voice not found")
-    return FileResponse(store.audio_path(sha256), media_type="audio/wav")
+    return Response(wav, media_type="audio/wav")
 
 
 WorkerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from vocable import audit
 from vocable.api.deps import ActorDep, DbDep, PlatformDep, Principal, VoicesRead, VoicesWrite
 from vocable.api.errors import ApiError
 from vocable.api.schemas import VoicePublic
 from vocable.db.models import Voice
+from vocable.voices.audio import audio_bytes
 from vocable.voices.service import (
     AddedBy,
     delete_voice,
@@ -32,13 +34,13 @@ def added_by(principal: Principal, actor: audit.Actor) -> AddedBy:
     return AddedBy(kind="user", id=principal.user.id, ip=actor.ip)
 
 
-def audio_response(store: VoiceStore, sha256: str) -> FileResponse:
+def audio_response(db: Session, store: VoiceStore, sha256: str) -> Response:
     """The stored clip as ``audio/wav`` (what a browser's ``<audio>`` plays)."""
-    path = store.audio_path(sha256)
-    if not path.is_file():
+    wav = audio_bytes(db, store, sha256)
+    if wav is None:
         raise ApiError(404, "voice_not_found", "The voice's audio is no longer stored")
-    return FileResponse(
-        path,
+    return Response(
+        wav,
         media_type="audio/wav",
         headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
@@ -61,14 +63,14 @@ def get_voice(voice_id: str, db: DbDep, principal: VoicesRead) -> VoicePublic:
 @router.get(
     "/{voice_id}/audio",
     summary="The stored normalised clip (16-bit mono WAV)",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"audio/wav": {}}}, 404: {}},
 )
 def get_voice_audio(
     voice_id: str, db: DbDep, principal: VoicesRead, platform: PlatformDep
-) -> FileResponse:
+) -> Response:
     voice = _voice(db, principal, voice_id)
-    return audio_response(voice_store(platform.settings), voice.sha256)
+    return audio_response(db, voice_store(platform.settings), voice.sha256)
 
 
 @router.delete(
