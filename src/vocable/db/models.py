@@ -47,13 +47,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 _Model = TypeVar("_Model", bound="Base")
 
 
-def detached(model: type[_Model], row: Row[Any]) -> _Model:
+def detached(model: type[_Model], row: Row[Any] | dict[str, Any]) -> _Model:
     """A read-only ``model`` from a plain (Core) row of its whole table, attached to no
     session: for hot paths that read a row and never change it through the ORM. Built the
     way the ORM's own loading builds instances (the constructor's per-attribute events
     cost 20-30 us a row); every column is set, so nothing is ever lazily loaded."""
     instance: _Model = model.__mapper__.class_manager.new_instance()
-    instance.__dict__.update(row._mapping)
+    instance.__dict__.update(row if isinstance(row, dict) else row._mapping)
     return instance
 
 

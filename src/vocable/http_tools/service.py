@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vocable import audit
@@ -196,18 +196,6 @@ def delete_tool(db: Session, row: HttpTool, *, actor: Actor | None = None) -> No
     )
     db.delete(row)
     db.commit()
-
-
-_ENABLED_VARIABLES = select(HttpTool.variables).where(
-    HttpTool.agent_id == bindparam("agent"), HttpTool.enabled.is_(True)
-)
-
-
-def enabled_variables(db: Session, agent_id: str) -> set[str]:
-    """The variable names the agent's enabled tools use (checked at session creation, on
-    the session endpoint's path: a plain read)."""
-    rows = db.connection().scalars(_ENABLED_VARIABLES, {"agent": agent_id})
-    return {name for names in rows for name in names or []}
 
 
 def _fill_url(url: str, values: dict[str, str]) -> str:

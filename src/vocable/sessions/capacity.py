@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from vocable.contracts.errors import UnavailableError
 from vocable.db.models import Worker
-from vocable.sessions.limits import places_held
+from vocable.sessions.limits import places_held_query
 
 KNOWN_FOR = timedelta(minutes=10)
 """A worker silent for longer than this no longer counts as part of the deployment."""
@@ -57,24 +57,33 @@ def forget_worker(db: Session, worker_id: str) -> None:
     db.commit()
 
 
-_LIVE_CAPACITY = select(
-    func.count(),
-    func.coalesce(
-        func.sum(case((Worker.seen_at > bindparam("live_since"), Worker.capacity), else_=0)), 0
-    ),
-).where(Worker.seen_at > bindparam("known_since"))
+_CAPACITY = select(
+    select(func.count())
+    .where(Worker.seen_at > bindparam("known_since"))
+    .scalar_subquery()
+    .label("known"),
+    select(func.coalesce(func.sum(Worker.capacity), 0))
+    .where(Worker.seen_at > bindparam("live_since"))
+    .scalar_subquery()
+    .label("capacity"),
+    places_held_query(bindparam("now")).scalar_subquery().label("held"),
+)
 
 
 def free_places(db: Session, now: datetime, *, live_for: timedelta) -> int | None:
-    """Calls the workers could still take; ``None`` when no worker is known."""
-    known, capacity = (
+    """Calls the workers could still take; ``None`` when no worker is known. One read:
+    the session endpoint runs it on every request."""
+    known, capacity, held = (
         db.connection()
-        .execute(_LIVE_CAPACITY, {"live_since": now - live_for, "known_since": now - KNOWN_FOR})
+        .execute(
+            _CAPACITY,
+            {"known_since": now - KNOWN_FOR, "live_since": now - live_for, "now": now},
+        )
         .one()
     )
     if not known:
-        return None  # one small query for a deployment that has no reporting worker
-    return int(capacity) - places_held(db, now)
+        return None
+    return int(capacity) - int(held)
 
 
 def check_capacity(db: Session, now: datetime, *, live_for: timedelta) -> None:

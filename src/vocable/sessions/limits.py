@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Float, bindparam, case, func, literal, or_, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.selectable import ScalarSelect, Select
 
 from vocable.contracts.errors import LimitError
 from vocable.db.models import ApiKey, SessionSlot
@@ -164,12 +164,10 @@ def release_place(db: Session, session_id: str, now: datetime) -> None:
     )
 
 
-def places_held(db: Session, now: datetime) -> int:
-    """Places held across every organisation: the calls open or on their way."""
-    return int(
-        db.scalar(select(func.count()).select_from(SessionSlot).where(SessionSlot.held_until > now))
-        or 0
-    )
+def places_held_query(now: ColumnElement[datetime] | datetime) -> Select[int]:
+    """How many places are held across every organisation: the calls open or on their
+    way (``sessions.capacity`` counts them against the workers' capacity)."""
+    return select(func.count()).select_from(SessionSlot).where(SessionSlot.held_until > now)
 
 
 # --- sessions per key per minute ----------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
@@ -24,8 +24,15 @@ from vocable.contracts.errors import (
     field_error,
 )
 from vocable.contracts.sessions import SessionConfig, SessionRequest
-from vocable.db.models import Agent, ApiKey, TranscriptTurn, Voice, VoiceSession, detached
-from vocable.http_tools.service import enabled_variables
+from vocable.db.models import (
+    Agent,
+    ApiKey,
+    HttpTool,
+    TranscriptTurn,
+    Voice,
+    VoiceSession,
+    detached,
+)
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
@@ -52,15 +59,22 @@ class CreatedSession:
     token: str
 
 
-_AGENT = select(Agent.__table__).where(Agent.id == bindparam("agent"))
+_AGENT_AND_TOOLS = (
+    select(Agent.__table__, HttpTool.variables.label("tool_variables"))
+    .outerjoin(HttpTool, and_(HttpTool.agent_id == Agent.id, HttpTool.enabled.is_(True)))
+    .where(Agent.id == bindparam("agent"))
+)
 
 
-def _active_agent(db: Session, org_id: str, agent_id: str) -> Agent:
-    """The organisation's active agent (a plain read: no ORM bookkeeping on this path)."""
-    found = db.connection().execute(_AGENT, {"agent": agent_id}).first()
-    if found is None or found.org_id != org_id or not found.active:
+def _active_agent(db: Session, org_id: str, agent_id: str) -> tuple[Agent, set[str]]:
+    """The organisation's active agent and the variables its enabled HTTP tools use, in
+    one plain read (a row per tool; no ORM bookkeeping on this path)."""
+    rows = db.connection().execute(_AGENT_AND_TOOLS, {"agent": agent_id}).all()
+    if not rows or rows[0].org_id != org_id or not rows[0].active:
         raise NotFoundError("agent_not_found", "Agent not found or not active")
-    return detached(Agent, found)
+    tool_names = {name for row in rows for name in row.tool_variables or []}
+    columns = Agent.__table__.columns.keys()
+    return detached(Agent, dict(zip(columns, rows[0], strict=False))), tool_names
 
 
 def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) -> SessionConfig:
@@ -247,8 +261,7 @@ def create_session(
     organisation's concurrency limit.
     """
     settings = platform.settings
-    agent = _active_agent(db, org_id, req.agent)
-    tool_names = enabled_variables(db, agent.id)
+    agent, tool_names = _active_agent(db, org_id, req.agent)
     if key is not None:  # a member trying the agent in the dashboard may change it anyway
         check_overrides(agent, req, tool_names)  # before anything is fetched or counted
     voice = None
