@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from vocable.contracts.errors import UnavailableError
@@ -57,16 +57,17 @@ def forget_worker(db: Session, worker_id: str) -> None:
     db.commit()
 
 
+_KNOWN = select(func.count()).where(Worker.seen_at > bindparam("known_since")).scalar_subquery()
 _CAPACITY = select(
-    select(func.count())
-    .where(Worker.seen_at > bindparam("known_since"))
-    .scalar_subquery()
-    .label("known"),
+    _KNOWN.label("known"),
     select(func.coalesce(func.sum(Worker.capacity), 0))
     .where(Worker.seen_at > bindparam("live_since"))
     .scalar_subquery()
     .label("capacity"),
-    places_held_query(bindparam("now")).scalar_subquery().label("held"),
+    # counted only where a worker is known: a deployment without one pays one small read
+    case((_KNOWN > 0, places_held_query(bindparam("now")).scalar_subquery()), else_=0).label(
+        "held"
+    ),
 )
 
 
