@@ -39,7 +39,7 @@ def platform(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> It
 def take(platform: Platform, org_id: str, session_id: str, now: datetime, limit: int = 1) -> None:
     with platform.sessions() as db:
         limits.take_place(
-            db,
+            db.connection(),
             org_id=org_id,
             session_id=session_id,
             until=now + timedelta(seconds=30),
@@ -95,7 +95,7 @@ def test_a_started_call_holds_its_place_until_it_ends(platform: Platform) -> Non
 
 def spend(platform: Platform, key_id: str, now: datetime, limit: int = 3) -> None:
     with platform.sessions() as db:
-        limits.spend_rate_token(db, key_id=key_id, limit=limit, now=now)
+        limits.spend_rate_token(db.connection(), key_id=key_id, limit=limit, now=now)
         db.commit()
 
 
@@ -157,7 +157,7 @@ def test_a_request_in_the_middle_of_its_transaction_holds_up_no_other(
     # another request of the organisation has taken a place and not yet committed
     held = platform.sessions()
     limits.take_place(
-        held,
+        held.connection(),
         org_id=t.org_id,
         session_id="ses_held",
         until=datetime.now(UTC) + timedelta(seconds=30),

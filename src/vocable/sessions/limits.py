@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Float, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect, Select
 
@@ -93,13 +92,12 @@ _CLAIM = {
 _LAST_PLACE = select(func.max(SessionSlot.slot)).where(SessionSlot.org_id == bindparam("org"))
 
 
-def _add_places(db: Session, *, org_id: str, limit: int) -> bool:
+def _add_places(session_conn: Connection, *, org_id: str, limit: int) -> bool:
     """Add up to ``_GROWTH`` free places after the organisation's last one, within the
     limit; ``False`` when it has them all. On PostgreSQL in a transaction of its own, so
     that the new places are there for every request at once (a request adding the same
     numbers waits only for that short transaction, then adds nothing); SQLite has one
     writer, the session's own transaction."""
-    session_conn = db.connection()
     if session_conn.dialect.name != "postgresql":
         return _insert_places(session_conn, sqlite.insert, org_id, limit)
     with session_conn.engine.connect() as conn, conn.begin():
@@ -112,52 +110,50 @@ def _insert_places(conn: Connection, dialect_insert: Any, org_id: str, limit: in
     numbers = range(first, min(limit, first + _GROWTH))
     if not numbers:
         return False
-    conn.execute(
-        dialect_insert(SessionSlot)
-        .values([{"org_id": org_id, "slot": n, "held_until": _EPOCH} for n in numbers])
-        .on_conflict_do_nothing()
+    conn.execute(  # executemany of one cached statement
+        dialect_insert(SessionSlot).on_conflict_do_nothing(),
+        [{"org_id": org_id, "slot": n, "held_until": _EPOCH} for n in numbers],
     )
     return True
 
 
 def take_place(
-    db: Session, *, org_id: str, session_id: str, until: datetime, now: datetime, limit: int
+    conn: Connection, *, org_id: str, session_id: str, until: datetime, now: datetime, limit: int
 ) -> None:
     """Hold one of the organisation's places for ``session_id`` until ``until``, else
     ``concurrency_limited``."""
-    conn = db.connection()  # Core statements: no ORM bookkeeping on the hot path
     claim = _CLAIM[conn.dialect.name == "postgresql"]
     values = {"org": org_id, "now": now, "limit": limit, "session": session_id, "until": until}
     for _ in range(_TRIES):
         if conn.execute(claim, values).first() is not None:
             return
-        if not _add_places(db, org_id=org_id, limit=limit):
+        if not _add_places(conn, org_id=org_id, limit=limit):
             raise concurrency_limited(limit)
         # the places added (by this request or another) are free: take one
     raise concurrency_limited(limit)
 
 
-def has_place(db: Session, *, org_id: str, now: datetime, limit: int) -> bool:
+def has_place(conn: Connection, *, org_id: str, now: datetime, limit: int) -> bool:
     """Whether a session could take a place now (a check before slow work, not a hold)."""
-    free = db.scalar(
+    free = conn.scalar(
         select(_free_place(locking=False)), {"org": org_id, "now": now, "limit": limit}
     )
     if free is not None:
         return True
-    last = db.scalar(_LAST_PLACE, {"org": org_id})
+    last = conn.scalar(_LAST_PLACE, {"org": org_id})
     return (0 if last is None else last + 1) < limit
 
 
-def hold_place(db: Session, session_id: str, until: datetime) -> None:
+def hold_place(conn: Connection, session_id: str, until: datetime) -> None:
     """The call started: its place is held until ``until`` (its hard deadline)."""
-    db.execute(
+    conn.execute(
         update(SessionSlot).where(SessionSlot.session_id == session_id).values(held_until=until)
     )
 
 
-def release_place(db: Session, session_id: str, now: datetime) -> None:
+def release_place(conn: Connection, session_id: str, now: datetime) -> None:
     """The call ended: its place is free from ``now``."""
-    db.execute(
+    conn.execute(
         update(SessionSlot)
         .where(SessionSlot.session_id == session_id)
         .values(session_id=None, held_until=now)
@@ -210,22 +206,22 @@ def _rate_values(key_id: str, limit: int, now: datetime) -> dict[str, object]:
     }
 
 
-def spend_rate_token(db: Session, *, key_id: str, limit: int, now: datetime) -> None:
+def spend_rate_token(conn: Connection, *, key_id: str, limit: int, now: datetime) -> None:
     """One session of the key's rate, else ``rate_limited`` with how long until the next."""
     values = {**_rate_values(key_id, limit, now), "now": now, "stale": now - LAST_USED_PRECISION}
-    if db.connection().execute(_SPEND, values).first() is not None:
+    if conn.execute(_SPEND, values).first() is not None:
         return
-    raise rate_limited(limit, _wait_seconds(db, key_id, limit, now))
+    raise rate_limited(limit, _wait_seconds(conn, key_id, limit, now))
 
 
-def check_rate(db: Session, *, key_id: str, limit: int, now: datetime) -> None:
+def check_rate(conn: Connection, *, key_id: str, limit: int, now: datetime) -> None:
     """``rate_limited`` if the key has no session left now (a check, nothing spent)."""
-    tokens = db.scalar(_BUCKET, _rate_values(key_id, limit, now))
+    tokens = conn.scalar(_BUCKET, _rate_values(key_id, limit, now))
     if tokens is None or tokens >= 1:
         return
-    raise rate_limited(limit, _wait_seconds(db, key_id, limit, now))
+    raise rate_limited(limit, _wait_seconds(conn, key_id, limit, now))
 
 
-def _wait_seconds(db: Session, key_id: str, limit: int, now: datetime) -> float:
-    tokens = db.scalar(_BUCKET, _rate_values(key_id, limit, now)) or 0.0
+def _wait_seconds(conn: Connection, key_id: str, limit: int, now: datetime) -> float:
+    tokens = conn.scalar(_BUCKET, _rate_values(key_id, limit, now)) or 0.0
     return (1.0 - tokens) * RATE_PERIOD_SECONDS / limit

@@ -227,9 +227,12 @@ def _session_voice(
     limit = platform.settings.max_concurrent_sessions_per_org
     if key is not None:
         limits.check_rate(
-            db, key_id=key.id, limit=platform.settings.key_rate_limit_per_minute, now=now
+            db.connection(),
+            key_id=key.id,
+            limit=platform.settings.key_rate_limit_per_minute,
+            now=now,
         )
-    if not limits.has_place(db, org_id=org_id, now=now, limit=limit):
+    if not limits.has_place(db.connection(), org_id=org_id, now=now, limit=limit):
         raise limits.concurrency_limited(limit)
     by = (
         AddedBy("api_key", key.id, client_ip)
@@ -317,7 +320,7 @@ def create_session(
         conn = db.connection()
         conn.execute(_INSERT_SESSION, row)
         limits.take_place(
-            db,
+            conn,
             org_id=org_id,
             session_id=session_id,
             until=join_deadline,
@@ -326,7 +329,7 @@ def create_session(
         )
         if key is not None:
             limits.spend_rate_token(
-                db, key_id=key.id, limit=settings.key_rate_limit_per_minute, now=now
+                conn, key_id=key.id, limit=settings.key_rate_limit_per_minute, now=now
             )
         db.commit()
     return CreatedSession(session_id, room_name, identity, token)
@@ -354,9 +357,9 @@ def record_event(
         row.usage = {**row.usage, **usage}
     if row.status != before:
         if row.status == "active":
-            limits.hold_place(db, row.id, row.hard_deadline)
+            limits.hold_place(db.connection(), row.id, row.hard_deadline)
         elif row.status == "ended":
-            limits.release_place(db, row.id, now)
+            limits.release_place(db.connection(), row.id, now)
         enqueue_session_event(db, row)  # webhooks: in the same transaction as the change
     db.commit()
     return row
