@@ -134,6 +134,11 @@ def server_config(settings: Settings, secrets: PlatformSecrets) -> dict[str, obj
         "keys": {secrets.livekit_api_key: secrets.livekit_api_secret},
         "logging": {"level": "info", "json": False},
         "room": {"auto_create": True, "empty_timeout": 60, "departure_timeout": 10},
+        # a worker's load is its calls over VOCABLE_WORKER_MAX_JOBS (vocable.worker.main):
+        # LiveKit's default target of 0.7 would stop dispatching to a worker of 4 places at
+        # 3 calls, while the session endpoint counts 4, and a job that no worker's load
+        # admits is dropped: its caller waits in a room no agent joins
+        "agents": {"target_load": 1.0},
         # room and participant events, signed with our key pair: a call whose worker
         # died or whose room vanished is closed at once (vocable.livekit.webhooks)
         "webhook": {
