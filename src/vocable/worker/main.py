@@ -139,9 +139,12 @@ async def serve(runtime: WorkerRuntime) -> None:
     channel = WorkerChannel(
         api_url=runtime.settings.resolved_api_url, worker_token=runtime.secrets.worker_token
     )
+    worker_id = f"wrk_{secrets.token_hex(8)}"
+    # names this process in the API's workers table (a cluster has several)
+    log.info("reporting capacity and load to the API as %s", worker_id)
     reports = asyncio.create_task(
         channel.report_load(
-            f"wrk_{secrets.token_hex(8)}",
+            worker_id,
             capacity=lambda: runtime.settings.worker_max_jobs,
             active=lambda: len(server.active_jobs),
             interval=runtime.settings.worker_report_seconds,
