@@ -41,6 +41,7 @@ from vocable.livekit.server import (
     start_server,
 )
 from vocable.platform import build_platform
+from vocable.platform_secrets import load_or_create_secrets
 from vocable.processes import ProcessNotReadyError, stop_process, wait_until_answering
 from vocable.settings import Settings
 
@@ -209,6 +210,8 @@ class Cluster:
         self.ports = ports or ClusterPorts.from_settings(settings)
         self.api_url = f"http://127.0.0.1:{self.ports.api}"
         self.livekit_url = f"ws://127.0.0.1:{self.ports.livekit}"
+        self.own_redis = settings.redis_url is None
+        """Whether the cluster starts its own Redis (no ``VOCABLE_REDIS_URL`` given)."""
         self.redis_url = settings.redis_url or f"redis://127.0.0.1:{self.ports.redis}"
         self.settings = settings.model_copy(
             update={
@@ -262,7 +265,7 @@ class Cluster:
                 "livekit_udp_port_end": last,
             }
         )
-        secrets = build_platform(self.settings).secrets
+        secrets = load_or_create_secrets(self.settings)
 
         def start() -> Process:
             server = start_server(
@@ -302,7 +305,7 @@ class Cluster:
         self.logs.mkdir(parents=True, exist_ok=True)
         binary = install_binary(self.settings)
         upgrade_to_head(build_platform(self.settings).engine)  # once, before the APIs
-        if self.settings.redis_url == f"redis://127.0.0.1:{self.ports.redis}":
+        if self.own_redis:
             wait_for_redis(self.ports.redis, self._add("redis", self._start_redis))
         for i in range(len(self.ports.livekit_nodes)):
             self._add(f"livekit-{i + 1}", self._livekit_starter(i, binary))
