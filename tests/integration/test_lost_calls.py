@@ -103,6 +103,25 @@ def test_a_room_finishing_under_an_open_call_ends_it_as_media_lost(
     assert record(api.platform, row.id).end_reason == "media_lost"
 
 
+def test_a_room_started_again_under_an_open_call_ends_it_as_media_lost(
+    api: ApiServer, http: httpx.Client, tenant: Tenant
+) -> None:
+    """A dead LiveKit node's room, recreated on another node by the caller's reconnect
+    (tests/e2e/test_cluster.py), holds nothing of the call: the caller must be told."""
+    row = open_call(http, tenant, api.platform)
+    started = record(api.platform, row.id).started_at
+    assert started is not None
+    first = {
+        "event": "room_started",
+        "room": {"name": row.room_name},
+        "createdAt": str(int(started.timestamp())),
+    }
+    assert signed_post(http, api.platform, first).json() == {"status": "ignored"}
+    again = {**first, "createdAt": str(int(started.timestamp()) + 5)}
+    assert signed_post(http, api.platform, again).json()["reason"] == "media_lost"
+    assert record(api.platform, row.id).end_reason == "media_lost"
+
+
 @dataclass
 class FakeRooms:
     rooms: set[str] = field(default_factory=set)
