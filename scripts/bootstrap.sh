@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Vocable needs and prints the virtualenv's path on the last line.
 #   scripts/bootstrap.sh run    -> Python packages + LiveKit server
-#   scripts/bootstrap.sh test   -> the same + PostgreSQL server binaries for the tests
+#   scripts/bootstrap.sh test   -> the same + PostgreSQL, Redis and HAProxy for the tests
 # Heavy installs are cached under $VOCABLE_CACHE_DIR (default ~/.cache/vocable), so a
 # second run, even from a fresh clone, takes seconds.
 set -euo pipefail
@@ -121,6 +121,10 @@ if [ "$mode" = test ]; then
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then
     missing+=(postgresql)
   fi
+  # the cluster tests (tests/e2e/test_cluster.py, `vocable up --cluster`): LiveKit's
+  # multi-node Redis and HAProxy in front of the APIs and the LiveKit nodes
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 

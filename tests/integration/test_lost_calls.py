@@ -103,6 +103,25 @@ def test_a_room_finishing_under_an_open_call_ends_it_as_media_lost(
     assert record(api.platform, row.id).end_reason == "media_lost"
 
 
+def test_a_room_started_again_under_an_open_call_ends_it_as_media_lost(
+    api: ApiServer, http: httpx.Client, tenant: Tenant
+) -> None:
+    """A dead LiveKit node's room, recreated on another node by the caller's reconnect
+    (tests/e2e/test_cluster.py), holds nothing of the call: the caller must be told."""
+    row = open_call(http, tenant, api.platform)
+    started = record(api.platform, row.id).started_at
+    assert started is not None
+    first = {
+        "event": "room_started",
+        "room": {"name": row.room_name},
+        "createdAt": str(int(started.timestamp())),
+    }
+    assert signed_post(http, api.platform, first).json() == {"status": "ignored"}
+    again = {**first, "createdAt": str(int(started.timestamp()) + 5)}
+    assert signed_post(http, api.platform, again).json()["reason"] == "media_lost"
+    assert record(api.platform, row.id).end_reason == "media_lost"
+
+
 @dataclass
 class FakeRooms:
     rooms: set[str] = field(default_factory=set)
@@ -274,3 +293,27 @@ def test_a_heartbeat_before_the_started_report_still_counts(
     sweeper_ = sweeper(platform, FakeRooms(rooms={row.room_name}), worker_silent_seconds=10)
     later = datetime.now(UTC) + timedelta(seconds=11)
     assert (sid, "worker_lost") in [(c.session_id, c.reason) for c in sweeper_.sweep(later)]
+
+
+def test_a_second_dispatch_of_a_call_whose_agent_beats_is_refused_as_answered(
+    api: ApiServer, http: httpx.Client, tenant: Tenant
+) -> None:
+    """LiveKit dispatches a room's agent again when a caller's reconnect recreates the room
+    on another node (tests/e2e/test_cluster.py): the call's agent is alive, so the second
+    job is told ``session_answered`` and leaves the room alone (vocable.worker.main)."""
+    platform = api.platform
+    row = open_call(http, tenant, platform)
+    worker = {"Authorization": f"Bearer {platform.secrets.worker_token}"}
+    config = f"/internal/sessions/{row.id}"
+    assert http.get(config, headers=worker).status_code == 200  # no beat yet: its first job
+    assert http.post(f"{config}/heartbeat", headers=worker).status_code == 200
+    again = http.get(config, headers=worker)
+    assert (again.status_code, again.json()["code"]) == (409, "session_answered")
+    # an agent silent past the heartbeat timeout no longer holds the call
+    silent = timedelta(seconds=platform.settings.worker_heartbeat_timeout_seconds + 1)
+    with platform.sessions() as db:
+        stored = db.get(VoiceSession, row.id)
+        assert stored is not None
+        stored.worker_seen_at = datetime.now(UTC) - silent
+        db.commit()
+    assert http.get(config, headers=worker).status_code == 200

@@ -23,6 +23,8 @@ def test_server_config_uses_our_keys_loopback_and_no_stun(tmp_path: Path) -> Non
     assert isinstance(rtc, dict)
     assert rtc["use_external_ip"] is False and rtc["node_ip"] == "127.0.0.1"
     assert "redis" not in config
+    # dispatch fills a worker up to VOCABLE_WORKER_MAX_JOBS (tests/e2e/test_cluster.py)
+    assert config["agents"] == {"target_load": 1.0}
 
 
 def test_server_config_goes_multi_node_with_redis(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,12 +31,15 @@ def signed(body: bytes, *, key: str = KEY, secret: str = SECRET, ttl: float = 30
     return token.with_ttl(timedelta(seconds=ttl)).to_jwt()
 
 
-def event_body(kind: str = "participant_left", identity: str = "agent-AJ_1") -> bytes:
+def event_body(
+    kind: str = "participant_left", identity: str = "agent-AJ_1", created_at: int = 0
+) -> bytes:
     event = {
         "event": kind,
         "room": {"name": "room_abc"},
         "participant": {"identity": identity},
         "id": "EV_1",
+        "createdAt": str(created_at),
     }
     return json.dumps(event).encode()
 
@@ -111,3 +114,15 @@ def test_livekit_posts_signed_webhooks_to_the_api(tmp_path: Path) -> None:
     )
     webhook = server_config(override, secrets)["webhook"]
     assert isinstance(webhook, dict) and webhook["urls"] == ["http://api.internal/livekit/webhook"]
+
+
+def test_a_room_started_again_after_its_call_started_means_media_was_lost() -> None:
+    """After a LiveKit node dies, the caller's reconnect recreates the room on another
+    node (tests/e2e/test_cluster.py): the call's media is gone."""
+    started = datetime(2026, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    again = parse(event_body("room_started", created_at=int(started.timestamp()) + 5))
+    assert lost_call_reason(again, caller_identity="u", started_at=started) == MEDIA_LOST
+    # the room's first start comes before the call starts (the agent joins after it)
+    first = parse(event_body("room_started", created_at=int(started.timestamp())))
+    assert lost_call_reason(first, caller_identity="u", started_at=started) is None
+    assert lost_call_reason(again, caller_identity="u", started_at=None) is None

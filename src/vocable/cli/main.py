@@ -475,10 +475,22 @@ def inference(
 @app.command()
 def up(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not start a worker.")] = False,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="Redis, two LiveKit nodes, two APIs on VOCABLE_DATABASE_URL (PostgreSQL), "
+            "two workers and HAProxy in front, each on its own ports (docs/self-hosting.md).",
+        ),
+    ] = False,
 ) -> None:
     """Start LiveKit, the API (serving the dashboard) and a worker; Ctrl-C stops them all."""
     from vocable.cli.run import run_up
 
+    if cluster:
+        from vocable.cli.cluster import run_cluster
+
+        raise typer.Exit(code=run_cluster(Settings()))
     raise typer.Exit(code=run_up(Settings(), with_worker=not no_worker))
 
 

@@ -134,6 +134,11 @@ def server_config(settings: Settings, secrets: PlatformSecrets) -> dict[str, obj
         "keys": {secrets.livekit_api_key: secrets.livekit_api_secret},
         "logging": {"level": "info", "json": False},
         "room": {"auto_create": True, "empty_timeout": 60, "departure_timeout": 10},
+        # a worker's load is its calls over VOCABLE_WORKER_MAX_JOBS (vocable.worker.main):
+        # LiveKit's default target of 0.7 would stop dispatching to a worker of 4 places at
+        # 3 calls, while the session endpoint counts 4, and a job that no worker's load
+        # admits is dropped: its caller waits in a room no agent joins
+        "agents": {"target_load": 1.0},
         # room and participant events, signed with our key pair: a call whose worker
         # died or whose room vanished is closed at once (vocable.livekit.webhooks)
         "webhook": {
@@ -146,9 +151,10 @@ def server_config(settings: Settings, secrets: PlatformSecrets) -> dict[str, obj
     return config
 
 
-def write_config(settings: Settings, secrets: PlatformSecrets) -> Path:
-    """Write the config (JSON is valid YAML) readable by the owner only."""
-    path = settings.data_dir / "livekit.yaml"
+def write_config(settings: Settings, secrets: PlatformSecrets, path: Path | None = None) -> Path:
+    """Write the config (JSON is valid YAML) readable by the owner only; ``path``
+    defaults to ``livekit.yaml`` in the data directory (each node of a cluster has its own)."""
+    path = path or settings.data_dir / "livekit.yaml"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -182,9 +188,14 @@ class LiveKitServer:
 
 
 def start_server(
-    settings: Settings, secrets: PlatformSecrets, *, binary: Path, log_path: Path | None = None
+    settings: Settings,
+    secrets: PlatformSecrets,
+    *,
+    binary: Path,
+    log_path: Path | None = None,
+    config_path: Path | None = None,
 ) -> LiveKitServer:
-    config_path = write_config(settings, secrets)
+    config_path = write_config(settings, secrets, config_path)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         [str(binary), "--config", str(config_path)],

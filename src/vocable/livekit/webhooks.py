@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 from google.protobuf.json_format import Parse, ParseError
@@ -23,7 +23,8 @@ WEBHOOK_PATH = "/livekit/webhook"
 WORKER_LOST = "worker_lost"
 """End reason: the agent left the room while the call was still open (the worker died)."""
 MEDIA_LOST = "media_lost"
-"""End reason: the call's room is gone while the call was still open (LiveKit restarted)."""
+"""End reason: the call's room is gone while the call was still open (LiveKit restarted, or
+the node that hosted it died)."""
 
 
 class WebhookRefused(Exception):
@@ -60,16 +61,27 @@ class WebhookVerifier:
             raise WebhookRefused("malformed event") from None
 
 
-def lost_call_reason(event: WebhookEvent, *, caller_identity: str) -> str | None:
+def lost_call_reason(
+    event: WebhookEvent, *, caller_identity: str, started_at: datetime | None = None
+) -> str | None:
     """Why an open call must end because of ``event``, or ``None`` if it need not.
 
     Our rooms hold the caller and the agent only (the token allows two participants), so
     anyone else who leaves is the agent. A worker that ends a call reports it before it
     leaves, so for a call that ended normally the record is closed already and this
-    reason is never applied.
+    reason is never applied. A room that starts again after its call started (the event's
+    time, in whole seconds, is past ``started_at``) was recreated: its LiveKit node died
+    and the caller's reconnect made a new room on another node, with nothing of the call
+    in it.
     """
     if event.event == "participant_left" and event.participant.identity != caller_identity:
         return WORKER_LOST
     if event.event == "room_finished":
+        return MEDIA_LOST
+    if (
+        event.event == "room_started"
+        and started_at is not None
+        and event.created_at > started_at.timestamp()
+    ):
         return MEDIA_LOST
     return None

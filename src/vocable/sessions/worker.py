@@ -6,7 +6,7 @@ it before any of this runs.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -32,6 +32,14 @@ class SessionClosed(ConflictError):
         super().__init__("session_closed", "Session has ended or expired")
 
 
+class SessionAnswered(ConflictError):
+    """Another agent runs the call: a second dispatch for it (LiveKit dispatches a room's
+    agent again when a caller's reconnect recreates the room on another node)."""
+
+    def __init__(self) -> None:
+        super().__init__("session_answered", "Another agent is running this call")
+
+
 def require_session(db: Session, session_id: str) -> VoiceSession:
     row = db.get(VoiceSession, session_id)
     if row is None:
@@ -50,6 +58,11 @@ def worker_config(db: Session, platform: Platform, row: VoiceSession) -> WorkerS
         # a token still valid after its call ended can recreate the room and dispatch the
         # agent again: that is not a new call, and the worker must leave
         raise SessionClosed()
+    heard = row.worker_seen_at
+    silent_after = timedelta(seconds=platform.settings.worker_heartbeat_timeout_seconds)
+    if row.status == "active" and heard is not None and heard > now - silent_after:
+        # its worker beats (every 2 s): one agent per call; the second must not join
+        raise SessionAnswered()
     config = SessionConfig.from_stored(row.config)
     sha256 = config.reference_audio_sha256
     headers = platform.box.open_headers(row.mcp_headers_encrypted)

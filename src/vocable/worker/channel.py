@@ -27,6 +27,10 @@ class SessionClosedError(Exception):
     """The session has ended or its join window passed: the worker must not run a call."""
 
 
+class SessionAnsweredError(SessionClosedError):
+    """Another agent runs this call (a second dispatch for it): leave the room alone."""
+
+
 class WorkerChannel:
     """Fetches a session's effective configuration and reports the call back."""
 
@@ -54,6 +58,8 @@ class WorkerChannel:
     async def session_config(self, session_id: str) -> WorkerSessionConfig:
         resp = await self._client.get(f"/internal/sessions/{session_id}")
         if resp.status_code == 409:
+            if resp.json().get("code") == "session_answered":
+                raise SessionAnsweredError(session_id)
             raise SessionClosedError(session_id)
         resp.raise_for_status()
         return WorkerSessionConfig.model_validate(resp.json())

@@ -19,7 +19,7 @@ from vocable.platform_secrets import PlatformSecrets, load_or_create_secrets
 from vocable.providers.registry import EngineFactory
 from vocable.settings import Settings
 from vocable.worker.call import CallOutcome, run_call
-from vocable.worker.channel import SessionClosedError, WorkerChannel
+from vocable.worker.channel import SessionAnsweredError, SessionClosedError, WorkerChannel
 from vocable.worker.enrolments import prune_if_due
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ class WorkerRuntime:
 
 
 _runtime: WorkerRuntime | None = None
+
+DUPLICATE_DISPATCH = "duplicate_dispatch"
+"""A job for a call whose agent still runs: it neither joins, reports nor closes the room."""
 
 
 def _get_runtime() -> WorkerRuntime:
@@ -69,6 +72,11 @@ async def entrypoint(ctx: JobContext) -> None:
     outcome = CallOutcome(reason="error")
     try:
         outcome = await run_call(ctx, channel, runtime.engines, session_id)
+    except SessionAnsweredError:
+        # LiveKit dispatched the call again (a caller's reconnect recreated its room on
+        # another node) while its agent runs on: leave before joining, room untouched
+        log.info("dispatch for a call another agent runs", extra={"session_id": session_id})
+        outcome = CallOutcome(reason=DUPLICATE_DISPATCH)
     except SessionClosedError:
         # the token outlived its call (or its join window): not a new call; leave quietly
         log.info("dispatch for a closed session; leaving", extra={"session_id": session_id})
@@ -76,14 +84,15 @@ async def entrypoint(ctx: JobContext) -> None:
     finally:
         # the one way out of a call: its record (unless it was no call), then the room
         try:
-            if outcome.reason != "session_closed":
+            if outcome.reason not in ("session_closed", DUPLICATE_DISPATCH):
                 usage = {**outcome.usage, "duration_seconds": round(time.monotonic() - started, 3)}
                 await channel.report_ended(session_id, reason=outcome.reason, usage=usage)
                 await prune_if_due(channel, runtime.settings.cache_dir / "voices")
         finally:
             await channel.aclose()
-            # free the room at once so the caller sees the call end
-            await ctx.delete_room()
+            if outcome.reason != DUPLICATE_DISPATCH:
+                # free the room at once so the caller sees the call end
+                await ctx.delete_room()
             ctx.shutdown(reason=outcome.reason)
 
 
@@ -130,9 +139,12 @@ async def serve(runtime: WorkerRuntime) -> None:
     channel = WorkerChannel(
         api_url=runtime.settings.resolved_api_url, worker_token=runtime.secrets.worker_token
     )
+    worker_id = f"wrk_{secrets.token_hex(8)}"
+    # names this process in the API's workers table (a cluster has several)
+    log.info("reporting capacity and load to the API as %s", worker_id)
     reports = asyncio.create_task(
         channel.report_load(
-            f"wrk_{secrets.token_hex(8)}",
+            worker_id,
             capacity=lambda: runtime.settings.worker_max_jobs,
             active=lambda: len(server.active_jobs),
             interval=runtime.settings.worker_report_seconds,

@@ -2,9 +2,10 @@
 runs with the API.
 
 LiveKit posts room and participant events here (the server config we write names this
-URL). Only two matter: the agent leaving a call that is still open (its worker died) and
-a room finishing under an open call. Either ends the call record at once with a reason,
-and the room is closed so a caller still in it is told.
+URL). Three matter: the agent leaving a call that is still open (its worker died), a room
+finishing under an open call, and a room starting again after its call started (its
+LiveKit node died and a reconnect recreated it elsewhere, empty of the call). Each ends
+the call record at once with a reason, and the room is closed so a caller in it is told.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ async def livekit_webhook(
         event = verifier.verify(await request.body(), authorization)
     except WebhookRefused as e:
         raise ApiError(401, "unauthorized", f"Webhook refused: {e}") from None
-    if event.event not in ("participant_left", "room_finished") or not event.room.name:
+    if event.event not in ("participant_left", "room_finished", "room_started"):
+        return {"status": "ignored"}
+    if not event.room.name:
         return {"status": "ignored"}
     return await run_in_threadpool(_apply, platform, background, event.room.name, event)
 
@@ -94,7 +97,9 @@ def _apply(
         # the session closed) or a room nobody joined is not a lost call
         if row is None or row.status != "active":
             return {"status": "ignored"}
-        reason = lost_call_reason(event, caller_identity=row.participant_identity)
+        reason = lost_call_reason(
+            event, caller_identity=row.participant_identity, started_at=row.started_at
+        )
         if reason is None:
             return {"status": "ignored"}
         closed = end_open_session(db, row.id, reason)
