@@ -117,6 +117,19 @@ def test_a_keys_rate_refills_over_the_minute(platform: Platform) -> None:
         spend(platform, t.api_key_id, T0 + timedelta(minutes=5))
 
 
+def test_requests_that_reach_the_bucket_out_of_clock_order_spend_one_each(
+    platform: Platform,
+) -> None:
+    """Requests read the clock, then reach the key's row in another order (or come from
+    API processes whose clocks differ a little): each still spends one."""
+    t = make_tenant(platform)
+    spend(platform, t.api_key_id, T0 + timedelta(seconds=2))
+    spend(platform, t.api_key_id, T0)  # read the clock first, arrived second
+    spend(platform, t.api_key_id, T0 + timedelta(seconds=1))
+    with pytest.raises(LimitError):
+        spend(platform, t.api_key_id, T0 + timedelta(seconds=2))
+
+
 def test_a_refused_session_spends_nothing_and_leaves_no_row(platform: Platform) -> None:
     t = make_tenant(platform)
     with platform.sessions() as db:
@@ -233,3 +246,83 @@ def test_open_calls_keep_their_places_across_the_upgrade(
         assert all(abs((until - future).total_seconds()) < 1 for _, until in held)
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def pg_limited_api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    url = database_url_for(request, "postgresql", "r_" + secrets.token_hex(6))
+    settings = make_settings(
+        tmp_path_factory.mktemp("data"),
+        url,
+        key_rate_limit_per_minute=5,
+        max_concurrent_sessions_per_org=6,
+        api_max_inflight_sessions=100,
+    )
+    with running_api(make_platform(settings)) as server:
+        yield server
+
+
+async def test_a_place_another_request_gives_back_is_taken_not_refused(
+    pg_limited_api: ApiServer,
+) -> None:
+    """Eight requests at once on one key, with room for six calls and five a minute:
+    exactly five pass and three are refused for the rate, none for the organisation's
+    calls (the three give their places back). Before the bucket ignored clock order,
+    requests reaching the key's row out of order spent more than one each (4 passed)."""
+    import asyncio
+
+    t = make_tenant(pg_limited_api.platform)
+    async with httpx.AsyncClient(base_url=pg_limited_api.url, timeout=30) as http:
+        responses = await asyncio.gather(
+            *[
+                http.post(ENDPOINT, json={"agent": t.agent_id}, headers={"x-api-key": t.api_key})
+                for _ in range(8)
+            ]
+        )
+    outcome = sorted((r.status_code, r.json().get("code")) for r in responses)
+    assert outcome == [(200, None)] * 5 + [(429, "rate_limited")] * 3, outcome
+
+
+def test_at_the_limit_a_request_waits_for_a_place_being_taken_then_takes_it(
+    pg_limited_api: ApiServer,
+) -> None:
+    """The organisation's only free place is being taken by a request that has not
+    finished (its key will refuse it): the next request waits for it and gets it."""
+    import threading
+
+    platform = pg_limited_api.platform
+    t = make_tenant(platform)
+    now = datetime.now(UTC)
+    for i in range(5):  # five of the six places held by open calls
+        take(platform, t.org_id, f"ses_open_{i}", now, limit=6)
+    held = platform.sessions()
+    limits.take_place(
+        held.connection(),
+        org_id=t.org_id,
+        session_id="ses_being_refused",
+        until=now + timedelta(seconds=30),
+        now=now,
+        limit=6,
+    )
+    answer: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: answer.append(
+            httpx.post(
+                pg_limited_api.url + ENDPOINT,
+                json={"agent": t.agent_id},
+                headers={"x-api-key": t.api_key},
+                timeout=30,
+            )
+        )
+    )
+    try:
+        request.start()
+        request.join(timeout=1.0)
+        assert not answer, "answered while the place was still being taken"
+    finally:
+        held.rollback()  # the other request is refused: its place is free again
+        held.close()
+    request.join(timeout=30)
+    assert answer and answer[0].status_code == 200, answer[0].text if answer else "no answer"

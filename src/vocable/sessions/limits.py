@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Float, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -61,8 +61,9 @@ def rate_limited(limit: int, wait_seconds: float) -> LimitError:
 # --- concurrent calls --------------------------------------------------------------------
 
 
-def _free_place(*, locking: bool) -> ScalarSelect[int]:
-    """The organisation's free place with the earliest end (index ``org_id, held_until``)."""
+def _free_place(*, locking: Literal["none", "skip", "wait"]) -> ScalarSelect[int]:
+    """The organisation's free place with the earliest end (index ``org_id, held_until``);
+    ``skip``: one no other transaction is taking, ``wait``: wait for the one it takes."""
     query = (
         select(SessionSlot.slot)
         .where(
@@ -73,8 +74,8 @@ def _free_place(*, locking: bool) -> ScalarSelect[int]:
         .order_by(SessionSlot.held_until)
         .limit(1)
     )
-    if locking:
-        query = query.with_for_update(skip_locked=True)
+    if locking != "none":
+        query = query.with_for_update(skip_locked=locking == "skip")
     return query.scalar_subquery()
 
 
@@ -87,7 +88,7 @@ _CLAIM = {
     )
     .values(session_id=bindparam("session"), held_until=bindparam("until"))
     .returning(SessionSlot.slot)
-    for locking in (False, True)
+    for locking in ("none", "skip", "wait")
 }
 _LAST_PLACE = select(func.max(SessionSlot.slot)).where(SessionSlot.org_id == bindparam("org"))
 
@@ -121,22 +122,31 @@ def take_place(
     conn: Connection, *, org_id: str, session_id: str, until: datetime, now: datetime, limit: int
 ) -> None:
     """Hold one of the organisation's places for ``session_id`` until ``until``, else
-    ``concurrency_limited``."""
-    claim = _CLAIM[conn.dialect.name == "postgresql"]
+    ``concurrency_limited``.
+
+    On PostgreSQL a request first takes a free place no other request is taking, without
+    waiting. Only when there is none and no place can be added (the organisation is at
+    its limit) does it wait for a place another request is taking: that request may yet
+    be refused (its key's rate) and give the place back."""
+    postgres = conn.dialect.name == "postgresql"
     values = {"org": org_id, "now": now, "limit": limit, "session": session_id, "until": until}
     for _ in range(_TRIES):
-        if conn.execute(claim, values).first() is not None:
+        if conn.execute(_CLAIM["skip" if postgres else "none"], values).first() is not None:
             return
-        if not _add_places(conn, org_id=org_id, limit=limit):
+        if _add_places(conn, org_id=org_id, limit=limit):
+            continue  # the places added (by this request or another) are free: take one
+        if postgres and conn.execute(_CLAIM["wait"], values).first() is not None:
+            return
+        if not has_place(conn, org_id=org_id, now=now, limit=limit):
             raise concurrency_limited(limit)
-        # the places added (by this request or another) are free: take one
+        # the place waited for was taken after all, and another is free or being taken
     raise concurrency_limited(limit)
 
 
 def has_place(conn: Connection, *, org_id: str, now: datetime, limit: int) -> bool:
     """Whether a session could take a place now (a check before slow work, not a hold)."""
     free = conn.scalar(
-        select(_free_place(locking=False)), {"org": org_id, "now": now, "limit": limit}
+        select(_free_place(locking="none")), {"org": org_id, "now": now, "limit": limit}
     )
     if free is not None:
         return True
@@ -169,12 +179,22 @@ def places_held_query(now: ColumnElement[datetime] | datetime) -> Select[int]:
 # --- sessions per key per minute ----------------------------------------------------------
 
 
+def _elapsed() -> ColumnElement[float]:
+    """Seconds since the bucket was counted, never below zero: requests that read the
+    clock in one order may reach the row in another (or on API processes whose clocks
+    differ a little); a request that is "earlier" than the last count adds nothing."""
+    now = bindparam("now_s", type_=Float)
+    return case(
+        (ApiKey.rate_at.is_(None), 0.0), (now > ApiKey.rate_at, now - ApiKey.rate_at), else_=0.0
+    )
+
+
 def _tokens() -> ColumnElement[float]:
     """The key's bucket now: what it held at ``rate_at``, refilled since, at most full."""
     limit = bindparam("limit", type_=Float)
-    refilled = func.coalesce(ApiKey.rate_tokens, limit) + (
-        bindparam("now_s", type_=Float) - func.coalesce(ApiKey.rate_at, bindparam("now_s"))
-    ) * bindparam("per_second", type_=Float)
+    refilled = func.coalesce(ApiKey.rate_tokens, limit) + _elapsed() * bindparam(
+        "per_second", type_=Float
+    )
     return case((refilled > limit, limit), else_=refilled)
 
 
@@ -183,7 +203,11 @@ _SPEND = (
     .where(ApiKey.id == bindparam("key"), _tokens() >= literal(1.0))
     .values(
         rate_tokens=_tokens() - literal(1.0),
-        rate_at=bindparam("now_s"),
+        rate_at=case(
+            (ApiKey.rate_at.is_(None), bindparam("now_s")),
+            (bindparam("now_s") > ApiKey.rate_at, bindparam("now_s")),
+            else_=ApiKey.rate_at,
+        ),
         last_used_at=case(
             (
                 or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= bindparam("stale")),
