@@ -7,6 +7,7 @@ set are generated on first run and kept in the data directory (see ``secrets.py`
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -41,6 +42,17 @@ ProxyList = Annotated[CommaList, AfterValidator(_networks)]
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "vocable"
+
+
+CALLS_PER_CORE = 1
+"""Measured with the embedded engines on 2 cores (``bench/worker_capacity.py``): one or two
+calls answer within 1.34 s at p95, three within 2.36 s, four within 5.52 s."""
+
+
+def calls_per_machine() -> int:
+    """The default ``worker_max_jobs``: ``CALLS_PER_CORE`` for each core this process may
+    run on (its CPU affinity, which containers and ``taskset`` narrow)."""
+    return max(1, CALLS_PER_CORE * len(os.sched_getaffinity(0)))
 
 
 class Settings(BaseSettings):
@@ -84,8 +96,9 @@ class Settings(BaseSettings):
 
     agent_name: str = "vocable-agent"
     """Name the worker registers under; tokens dispatch this name."""
-    worker_max_jobs: int = Field(default=4, ge=1, le=64)
-    """Calls one worker process takes at once; capacity is counted in calls, not CPU."""
+    worker_max_jobs: int = Field(default_factory=lambda: calls_per_machine(), ge=1, le=64)
+    """Calls one worker process takes at once; capacity is counted in calls, not CPU.
+    Default: one per CPU core this process may use (``calls_per_machine``)."""
     worker_report_seconds: float = Field(default=5.0, gt=0, le=60)
     """How often a worker reports its capacity and load to the API."""
     worker_report_timeout_seconds: float = Field(default=15.0, ge=2, le=600)

@@ -115,6 +115,7 @@ def stack(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "api_port": api,
             "livekit_port": livekit,
             "worker_prewarm_llm": TEST_LLM,
+            "worker_max_jobs": 4,  # the default is one per core: 2 on this machine
             "worker_report_seconds": 0.5,
             "session_sweep_seconds": 1.0,
             "worker_heartbeat_timeout_seconds": 4.0,

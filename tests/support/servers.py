@@ -77,6 +77,9 @@ def make_settings(data_dir: Path, database_url: str | None = None, **overrides: 
         "livekit_tcp_port": tcp_port,
         "livekit_udp_port_start": udp,
         "livekit_udp_port_end": udp + 199,
+        # the shipped default is one call per core (2 here); suites start calls faster
+        # than they end them (unjoined sessions hold a place for their join window)
+        "worker_max_jobs": 4,
     }
     values.update(overrides)
     return Settings.model_validate(values)
