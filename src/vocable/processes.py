@@ -48,3 +48,17 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+    """Stop ``procs`` together, in their order: all are asked to terminate first, then
+    each is waited for (killed after ``timeout`` seconds), so their shutdowns overlap."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -42,7 +42,12 @@ from vocable.livekit.server import (
 )
 from vocable.platform import build_platform
 from vocable.platform_secrets import load_or_create_secrets
-from vocable.processes import ProcessNotReadyError, stop_process, wait_until_answering
+from vocable.processes import (
+    ProcessNotReadyError,
+    stop_process,
+    stop_processes,
+    wait_until_answering,
+)
 from vocable.settings import Settings
 
 DEFAULT_REDIS_PORT = 6380
@@ -362,16 +367,7 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop every process, the last started first."""
-        procs = [self.process(name) for name in reversed(self.children)]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes([self.process(name) for name in reversed(self.children)])
 
 
 def run_cluster(settings: Settings) -> int:

@@ -27,7 +27,7 @@ from vocable.livekit.server import (
     start_server,
 )
 from vocable.platform import build_platform
-from vocable.processes import wait_until_answering
+from vocable.processes import stop_processes, wait_until_answering
 from vocable.settings import Settings
 
 FIRST_ADMIN_EMAIL = "admin@vocable.local"
@@ -217,15 +217,7 @@ def run_up(settings: Settings, *, with_worker: bool) -> int:
         typer.echo(f"error: {exc} (logs in {logs})", err=True)
         return 1
     finally:
-        procs = [_popen(child) for child in reversed(children)]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes([_popen(child) for child in reversed(children)])
 
 
 def _popen(child: Supervised) -> subprocess.Popen[bytes]:
