@@ -31,13 +31,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.net import free_ports
+from tests.support.cluster_ports import free_cluster_ports
 from tests.support.postgres import create_database, running_postgres
 
 from bench.session_endpoint import HIGH_LIMIT, REPO_ROOT, machine_description, prepare_vocable
 from bench.session_load import Target, Window, good, run_window
 from bench.voice_latency import git_commit
-from vocable.cli.cluster import Cluster, ClusterPorts
+from vocable.cli.cluster import Cluster
 from vocable.settings import Settings
 
 RESULTS = REPO_ROOT / "bench" / "results" / "cluster_load.json"
@@ -53,26 +53,17 @@ def main() -> int:
     with running_postgres() as server, tempfile.TemporaryDirectory() as tmp:
         database = create_database(server, "cluster_load_" + secrets.token_hex(4))
         tenant = prepare_vocable(Path(tmp) / "tenant", database)
-        api, livekit, redis, api1, api2, lk1, lk2 = free_ports(7)
+        ports, _ = free_cluster_ports()
         settings = Settings.model_validate(
             {
                 "data_dir": Path(tmp) / "cluster",
                 "database_url": database,
-                "api_port": api,
-                "livekit_port": livekit,
+                "api_port": ports.api,
+                "livekit_port": ports.livekit,
                 "key_rate_limit_per_minute": HIGH_LIMIT,
                 "max_concurrent_sessions_per_org": HIGH_LIMIT,
                 "log_level": "warning",
             }
-        )
-        udp = 42000 + secrets.randbelow(40) * 200
-        ports = ClusterPorts(
-            api=api,
-            livekit=livekit,
-            redis=redis,
-            api_nodes=(api1, api2),
-            livekit_nodes=(lk1, lk2),
-            udp_ranges=((udp, udp + 99), (udp + 100, udp + 199)),
         )
         cluster = Cluster(settings, ports=ports, workers=0, notify=lambda _m: None)
         try:

@@ -29,12 +29,12 @@ import pytest
 from sqlalchemy import func, select
 from tests.conftest import Tenant, make_tenant
 from tests.support.caller import Caller, synthesize_speech
-from tests.support.net import free_ports
+from tests.support.cluster_ports import free_cluster_ports
 from tests.support.postgres import create_database
 from tests.support.servers import make_platform
 
 from vocable.accounts import service as accounts
-from vocable.cli.cluster import Cluster, ClusterPorts
+from vocable.cli.cluster import Cluster
 from vocable.db.models import TranscriptTurn, VoiceSession, Worker
 from vocable.platform import Platform
 from vocable.settings import Settings
@@ -107,13 +107,13 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     database = create_database(postgres_server, "cluster_" + secrets.token_hex(4))
-    api, livekit, redis, api1, api2, lk1, lk2, hooks = free_ports(8)
+    ports, (hooks,) = free_cluster_ports(extra=1)
     settings = Settings.model_validate(
         {
             "data_dir": tmp_path_factory.mktemp("cluster"),
             "database_url": database,
-            "api_port": api,
-            "livekit_port": livekit,
+            "api_port": ports.api,
+            "livekit_port": ports.livekit,
             "worker_prewarm_llm": TEST_LLM,
             "worker_max_jobs": 4,  # the default is one per core: 2 on this machine
             "worker_report_seconds": 0.5,
@@ -125,15 +125,6 @@ def stack(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "outbound_allow_hosts": [f"127.0.0.1:{hooks}"],
             "webhook_poll_seconds": 0.2,
         }
-    )
-    udp = 41000 + secrets.randbelow(40) * 200
-    ports = ClusterPorts(
-        api=api,
-        livekit=livekit,
-        redis=redis,
-        api_nodes=(api1, api2),
-        livekit_nodes=(lk1, lk2),
-        udp_ranges=((udp, udp + 99), (udp + 100, udp + 199)),
     )
     cluster = Cluster(settings, ports=ports)
     receiver = Receiver(hooks)

@@ -317,11 +317,18 @@ class RequireScope:
 
 
 async def _require_scope(db: Session, key: ApiKey, access: KeyAccess, scope: Scope) -> None:
+    """``require_key_scope`` from the event loop: the refusal's count is a write, so only
+    a refused request goes to a thread."""
+    if not access.allows(scope):
+        await run_in_threadpool(require_key_scope, db, key, access, scope)
+
+
+def require_key_scope(db: Session, key: ApiKey, access: KeyAccess, scope: Scope) -> None:
     """403 ``insufficient_scope`` when ``key`` lacks ``scope``, counted on the key."""
     try:
         access.require(scope)
     except ForbiddenError:
-        await run_in_threadpool(count_refusal, db, key)
+        count_refusal(db, key)
         raise
 
 

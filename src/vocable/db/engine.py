@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -66,3 +67,13 @@ def rows_affected(result: Result[Any]) -> int:
     a ``CursorResult``, which has the count.
     """
     return int(cast("CursorResult[Any]", result).rowcount)
+
+
+def insert_skipping_conflicts(model: Any, dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``model`` for the database's dialect
+    (``dialect``: an engine's or connection's ``dialect.name``); add ``values`` and, where
+    the caller must know whether a row went in, ``returning`` (drivers report a rowcount
+    of -1 for some inserts). On PostgreSQL a racing insert of the same key waits for the
+    first to commit, then skips."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing()

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import Connection, Float, bindparam, case, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect, Select
 
 from vocable.contracts.errors import LimitError
+from vocable.db.engine import insert_skipping_conflicts
 from vocable.db.models import ApiKey, SessionSlot
 
 RATE_PERIOD_SECONDS = 60.0
@@ -100,19 +100,24 @@ def _add_places(session_conn: Connection, *, org_id: str, limit: int) -> bool:
     numbers waits only for that short transaction, then adds nothing); SQLite has one
     writer, the session's own transaction."""
     if session_conn.dialect.name != "postgresql":
-        return _insert_places(session_conn, sqlite.insert, org_id, limit)
+        return _insert_places(session_conn, org_id, limit)
     with session_conn.engine.connect() as conn, conn.begin():
-        return _insert_places(conn, postgresql.insert, org_id, limit)
+        return _insert_places(conn, org_id, limit)
 
 
-def _insert_places(conn: Connection, dialect_insert: Any, org_id: str, limit: int) -> bool:
+def _next_place(conn: Connection, org_id: str) -> int:
+    """The number the organisation's next new place gets."""
     last = conn.scalar(_LAST_PLACE, {"org": org_id})
-    first = 0 if last is None else last + 1
+    return 0 if last is None else last + 1
+
+
+def _insert_places(conn: Connection, org_id: str, limit: int) -> bool:
+    first = _next_place(conn, org_id)
     numbers = range(first, min(limit, first + _GROWTH))
     if not numbers:
         return False
     conn.execute(  # executemany of one cached statement
-        dialect_insert(SessionSlot).on_conflict_do_nothing(),
+        insert_skipping_conflicts(SessionSlot, conn.dialect.name),
         [{"org_id": org_id, "slot": n, "held_until": _EPOCH} for n in numbers],
     )
     return True
@@ -148,10 +153,7 @@ def has_place(conn: Connection, *, org_id: str, now: datetime, limit: int) -> bo
     free = conn.scalar(
         select(_free_place(locking="none")), {"org": org_id, "now": now, "limit": limit}
     )
-    if free is not None:
-        return True
-    last = conn.scalar(_LAST_PLACE, {"org": org_id})
-    return (0 if last is None else last + 1) < limit
+    return free is not None or _next_place(conn, org_id) < limit
 
 
 def hold_place(conn: Connection, session_id: str, until: datetime) -> None:
@@ -235,17 +237,16 @@ def spend_rate_token(conn: Connection, *, key_id: str, limit: int, now: datetime
     values = {**_rate_values(key_id, limit, now), "now": now, "stale": now - LAST_USED_PRECISION}
     if conn.execute(_SPEND, values).first() is not None:
         return
-    raise rate_limited(limit, _wait_seconds(conn, key_id, limit, now))
+    raise _bucket_empty(conn.scalar(_BUCKET, _rate_values(key_id, limit, now)) or 0.0, limit)
 
 
 def check_rate(conn: Connection, *, key_id: str, limit: int, now: datetime) -> None:
     """``rate_limited`` if the key has no session left now (a check, nothing spent)."""
     tokens = conn.scalar(_BUCKET, _rate_values(key_id, limit, now))
-    if tokens is None or tokens >= 1:
-        return
-    raise rate_limited(limit, _wait_seconds(conn, key_id, limit, now))
+    if tokens is not None and tokens < 1:
+        raise _bucket_empty(tokens, limit)
 
 
-def _wait_seconds(conn: Connection, key_id: str, limit: int, now: datetime) -> float:
-    tokens = conn.scalar(_BUCKET, _rate_values(key_id, limit, now)) or 0.0
-    return (1.0 - tokens) * RATE_PERIOD_SECONDS / limit
+def _bucket_empty(tokens: float, limit: int) -> LimitError:
+    """The refusal, with how long until the bucket holds one session again."""
+    return rate_limited(limit, (1.0 - tokens) * RATE_PERIOD_SECONDS / limit)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from vocable.db.engine import insert_skipping_conflicts
 from vocable.db.models import VoiceAudio
 from vocable.voices.store import VoiceStore, is_sha256
 
@@ -25,11 +25,10 @@ def save_audio(db: Session, sha256: str, wav: bytes) -> None:
     part of the caller's transaction."""
     if not is_sha256(sha256):
         raise ValueError("voice key must be a lower-case hex SHA-256")
-    insert = postgresql.insert if db.connection().dialect.name == "postgresql" else sqlite.insert
     db.execute(
-        insert(VoiceAudio)
-        .values(sha256=sha256, wav=wav, created_at=datetime.now(UTC))
-        .on_conflict_do_nothing()
+        insert_skipping_conflicts(VoiceAudio, db.connection().dialect.name).values(
+            sha256=sha256, wav=wav, created_at=datetime.now(UTC)
+        )
     )
 
 
@@ -38,8 +37,19 @@ def audio_bytes(db: Session, store: VoiceStore, sha256: str) -> bytes | None:
     if not is_sha256(sha256):
         return None
     wav = db.scalar(select(VoiceAudio.wav).where(VoiceAudio.sha256 == sha256))
-    if wav is not None:
-        return wav
+    return wav if wav is not None else _move_in(db, store, sha256)
+
+
+def has_audio(db: Session, store: VoiceStore, sha256: str) -> bool:
+    """Whether the clip is stored (without reading it), moving in an older version's file."""
+    if not is_sha256(sha256):
+        return False
+    stored = db.scalar(select(VoiceAudio.sha256).where(VoiceAudio.sha256 == sha256))
+    return stored is not None or _move_in(db, store, sha256) is not None
+
+
+def _move_in(db: Session, store: VoiceStore, sha256: str) -> bytes | None:
+    """An older version's file of the clip, stored in the database and removed."""
     legacy = store.audio_path(sha256)
     try:
         wav = legacy.read_bytes()
@@ -49,14 +59,6 @@ def audio_bytes(db: Session, store: VoiceStore, sha256: str) -> bytes | None:
     db.commit()
     legacy.unlink(missing_ok=True)
     return wav
-
-
-def has_audio(db: Session, store: VoiceStore, sha256: str) -> bool:
-    if is_sha256(sha256) and db.scalar(
-        select(VoiceAudio.sha256).where(VoiceAudio.sha256 == sha256)
-    ):
-        return True
-    return audio_bytes(db, store, sha256) is not None
 
 
 def remove_audio(db: Session, store: VoiceStore, sha256: str) -> None:

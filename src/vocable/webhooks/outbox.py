@@ -12,11 +12,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vocable.contracts.sessions import SessionConfig
+from vocable.db.engine import insert_skipping_conflicts
 from vocable.db.models import (
     TranscriptTurn,
     VoiceSession,
@@ -109,13 +109,9 @@ def _insert_once(db: Session, values: dict[str, Any]) -> bool:
     PostgreSQL makes a racing second insert wait for the first to commit and then skip,
     so two reports of the same change cannot both emit an event.
     """
-    stmt: Insert
-    if db.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(WebhookEvent).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(WebhookEvent).values(**values).on_conflict_do_nothing()
+    stmt = insert_skipping_conflicts(WebhookEvent, db.get_bind().dialect.name)
     # RETURNING, not rowcount: drivers report -1 for some inserts
-    return db.execute(stmt.returning(WebhookEvent.id)).first() is not None
+    return db.execute(stmt.values(**values).returning(WebhookEvent.id)).first() is not None
 
 
 def enqueue_session_event(db: Session, row: VoiceSession) -> str | None:

@@ -26,13 +26,12 @@ from vocable.api.deps import (
     authenticate_api_key,
     check_key_allowlists,
     close_session,
-    count_refusal,
     request_ip,
+    require_key_scope,
     unauthorised,
 )
 from vocable.api.openapi import own_body
 from vocable.api.schemas import SessionCredentials, SessionEnvelope
-from vocable.contracts.errors import ForbiddenError
 from vocable.contracts.scopes import KeyAccess, Scope
 from vocable.contracts.sessions import SessionRequest
 from vocable.platform import Platform
@@ -83,11 +82,7 @@ def _open_session(
         key = authenticate_api_key(db, raw_key)
         check_key_allowlists(db, key, request, platform)
         access = KeyAccess.of(key.scopes, key.agent_ids)
-        try:
-            access.require(SCOPE)
-        except ForbiddenError:
-            count_refusal(db, key)
-            raise
+        require_key_scope(db, key, access, SCOPE)
         if isinstance(parsed, RequestValidationError):
             raise parsed
         req = parsed
