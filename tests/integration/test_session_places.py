@@ -146,6 +146,78 @@ def test_a_refused_session_spends_nothing_and_leaves_no_row(platform: Platform) 
     assert tokens == pytest.approx(platform.settings.key_rate_limit_per_minute - 1, abs=0.1)
 
 
+def test_a_session_refused_for_its_keys_rate_leaves_no_place_taken(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL one statement takes the place, then spends the key's session: a key
+    with none left must leave the place free (the organisation would lose a call)."""
+    url = database_url_for(request, backend, "r_" + secrets.token_hex(6))
+    settings = make_settings(
+        tmp_path, url, max_concurrent_sessions_per_org=2, key_rate_limit_per_minute=1
+    )
+    platform = make_platform(settings)
+    t = make_tenant(platform)
+    req = SessionRequest(agent=t.agent_id)
+    try:
+        with platform.sessions() as db:
+            first = db.get_one(ApiKey, t.api_key_id)
+            second = accounts.create_api_key(db, org_id=t.org_id, name="b", created_by=None)
+            other = db.get_one(ApiKey, second.row.id)
+        with platform.sessions() as db:  # the organisation's places exist, one is held
+            create_session(db, platform, org_id=t.org_id, key=first, req=req)
+        with platform.sessions() as db, pytest.raises(LimitError) as refused:
+            create_session(db, platform, org_id=t.org_id, key=first, req=req)
+        assert refused.value.code == "rate_limited"
+        with platform.sessions() as db:  # the other place is still free for another key
+            create_session(db, platform, org_id=t.org_id, key=other, req=req)
+        with platform.sessions() as db, pytest.raises(LimitError) as full:
+            create_session(db, platform, org_id=t.org_id, key=other, req=req)
+        assert full.value.code == "concurrency_limited"
+        with platform.sessions() as db:
+            held = db.scalars(
+                select(SessionSlot.session_id).where(
+                    SessionSlot.org_id == t.org_id, SessionSlot.session_id.is_not(None)
+                )
+            ).all()
+            rows = db.scalars(select(VoiceSession.id).where(VoiceSession.org_id == t.org_id))
+            assert sorted(held) == sorted(rows)  # a place per session, no place without one
+    finally:
+        platform.engine.dispose()
+
+
+def test_a_session_row_holds_what_the_request_and_the_agent_made(platform: Platform) -> None:
+    """The first session of an organisation adds its places in a transaction; the next
+    ones are written by one statement on PostgreSQL: each holds the same."""
+    t = make_tenant(platform)
+    with platform.sessions() as db:
+        key = db.get_one(ApiKey, t.api_key_id)
+        first = create_session(
+            db, platform, org_id=t.org_id, key=key, req=SessionRequest(agent=t.agent_id)
+        )
+        ended = db.get_one(VoiceSession, first.session_id)
+        record_event(db, ended, kind="ended", reason="caller_left", usage=None)
+        created = create_session(
+            db,
+            platform,
+            org_id=t.org_id,
+            key=key,
+            req=SessionRequest(agent=t.agent_id, greeting="Hi there", mcp_headers={"a": "b"}),
+        )
+    with platform.sessions() as db:
+        row = db.get_one(VoiceSession, created.session_id)
+        used = db.get_one(ApiKey, t.api_key_id)
+        assert (row.org_id, row.agent_id, row.api_key_id) == (t.org_id, t.agent_id, key.id)
+        assert (row.room_name, row.participant_identity) == (
+            created.room_name,
+            created.participant_identity,
+        )
+        assert row.status == "created" and row.config["greeting"] == "Hi there"
+        assert platform.box.open(row.mcp_headers_encrypted or "") == {"a": "b"}
+        ttl = timedelta(seconds=platform.settings.token_ttl_seconds)
+        assert row.join_deadline - row.created_at == ttl
+        assert used.last_used_at is not None  # kept to the minute: the first session set it
+
+
 # --- PostgreSQL: one organisation's requests do not wait for each other -------------------
 
 

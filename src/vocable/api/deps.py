@@ -148,9 +148,15 @@ def authenticate_api_key(db: Session, raw_key: str) -> ApiKey:
     if not looks_like_api_key(raw_key):
         raise unauthorised("Invalid API key")
     found = db.connection().execute(_KEY_BY_HASH, {"hash": hash_secret(raw_key)}).first()
-    if found is None or not key_is_usable(key := detached(ApiKey, found)):
+    return usable_key(None if found is None else detached(ApiKey, found))
+
+
+def usable_key(found: ApiKey | None) -> ApiKey:
+    """``found`` (the key with the request's secret, if any), unless it is revoked or
+    expired; else 401."""
+    if found is None or not key_is_usable(found):
         raise unauthorised("Invalid API key")
-    return key
+    return found
 
 
 def _address(value: str) -> IpAddress | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vocable.settings import Settings
@@ -65,10 +64,11 @@ class SecurityHeadersMiddleware:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    if name.decode() not in headers:
-                        headers.append(name.decode(), value.decode())
+                # the raw (lower-case) header list, read once: this runs on every response
+                raw: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in raw}
+                raw += [(name, value) for name, value in self.headers if name not in present]
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
@@ -54,6 +55,14 @@ def make_engine(url: str, *, sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT_S)
         hide_parameters=True,
         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
     )
+
+
+@functools.cache
+def autocommit(engine: Engine) -> Engine:
+    """``engine`` with every statement committed as it runs (the same pool): for a
+    statement that is a whole transaction, without the round trips of ``BEGIN`` and
+    ``COMMIT``."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -58,7 +58,7 @@ def forget_worker(db: Session, worker_id: str) -> None:
 
 
 _KNOWN = select(func.count()).where(Worker.seen_at > bindparam("known_since")).scalar_subquery()
-_CAPACITY = select(
+COLUMNS = (
     _KNOWN.label("known"),
     select(func.coalesce(func.sum(Worker.capacity), 0))
     .where(Worker.seen_at > bindparam("live_since"))
@@ -69,26 +69,36 @@ _CAPACITY = select(
         "held"
     ),
 )
+"""What :func:`free_places` reads, as columns that another read may carry along (the
+session endpoint reads them with the key and the agent); bind :func:`read_values`."""
+_CAPACITY = select(*COLUMNS)
 
 
-def free_places(db: Session, now: datetime, *, live_for: timedelta) -> int | None:
-    """Calls the workers could still take; ``None`` when no worker is known. One read:
-    the session endpoint runs it on every request."""
-    known, capacity, held = (
-        db.connection()
-        .execute(
-            _CAPACITY,
-            {"known_since": now - KNOWN_FOR, "live_since": now - live_for, "now": now},
-        )
-        .one()
-    )
+def read_values(now: datetime, *, live_for: timedelta) -> dict[str, datetime]:
+    return {"known_since": now - KNOWN_FOR, "live_since": now - live_for, "now": now}
+
+
+def free_from(known: int, capacity: int, held: int) -> int | None:
+    """Calls the workers could still take, from :data:`COLUMNS`; ``None`` when no worker
+    is known."""
     if not known:
         return None
     return int(capacity) - int(held)
 
 
-def check_capacity(db: Session, now: datetime, *, live_for: timedelta) -> None:
+def free_places(db: Session, now: datetime, *, live_for: timedelta) -> int | None:
+    """Calls the workers could still take; ``None`` when no worker is known. One read:
+    the session endpoint runs it on every request."""
+    row = db.connection().execute(_CAPACITY, read_values(now, live_for=live_for)).one()
+    return free_from(*row)
+
+
+def refuse_when_full(free: int | None) -> None:
     """``NoAgentAvailable`` when the known workers have no place for another call."""
-    free = free_places(db, now, live_for=live_for)
     if free is not None and free <= 0:
         raise NoAgentAvailable()
+
+
+def check_capacity(db: Session, now: datetime, *, live_for: timedelta) -> None:
+    """``NoAgentAvailable`` when the known workers have no place for another call."""
+    refuse_when_full(free_places(db, now, live_for=live_for))

@@ -13,7 +13,10 @@ each other.
   keeps the key's ``last_used_at`` to the minute.
 
 Both run inside the session's own transaction, after its row is written: a refusal rolls
-back everything, so a refused request spends nothing and leaves nothing behind.
+back everything, so a refused request spends nothing and leaves nothing behind. On
+PostgreSQL the common case is one statement that takes the place, spends the key's
+session and writes the row, in autocommit (:func:`at_once`): no lock outlives the
+statement, so one key's requests do not queue on its row while a commit travels back.
 """
 
 from __future__ import annotations
@@ -22,9 +25,24 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection, Float, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Float,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import ScalarSelect, Select
+from sqlalchemy.sql.selectable import CTE, ScalarSelect, Select
 
 from vocable.contracts.errors import LimitError
 from vocable.db.engine import insert_skipping_conflicts
@@ -36,8 +54,10 @@ LAST_USED_PRECISION = timedelta(seconds=60)
 """A key's ``last_used_at`` is kept to the minute: not one more write per session."""
 _TRIES = 16
 """Attempts to take a place when other requests take the free ones at the same moment."""
-_GROWTH = 16
-"""Places added at once when an organisation has none free and is under its limit."""
+_GROWTH = (16, 256)
+"""Places added at once when an organisation has none free and is under its limit: as
+many as it has (so an organisation growing to N calls adds places about log N times, not
+N/16), at least the first, at most the second number."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """``held_until`` of a place never held."""
 
@@ -113,7 +133,8 @@ def _next_place(conn: Connection, org_id: str) -> int:
 
 def _insert_places(conn: Connection, org_id: str, limit: int) -> bool:
     first = _next_place(conn, org_id)
-    numbers = range(first, min(limit, first + _GROWTH))
+    grow = min(max(first, _GROWTH[0]), _GROWTH[1])
+    numbers = range(first, min(limit, first + grow))
     if not numbers:
         return False
     conn.execute(  # executemany of one cached statement
@@ -193,7 +214,7 @@ def _elapsed() -> ColumnElement[float]:
 
 def _tokens() -> ColumnElement[float]:
     """The key's bucket now: what it held at ``rate_at``, refilled since, at most full."""
-    limit = bindparam("limit", type_=Float)
+    limit = bindparam("rate_limit", type_=Float)
     refilled = func.coalesce(ApiKey.rate_tokens, limit) + _elapsed() * bindparam(
         "per_second", type_=Float
     )
@@ -226,7 +247,7 @@ _BUCKET = select(_tokens()).where(ApiKey.id == bindparam("key"))
 def _rate_values(key_id: str, limit: int, now: datetime) -> dict[str, object]:
     return {
         "key": key_id,
-        "limit": float(limit),
+        "rate_limit": float(limit),
         "now_s": now.timestamp(),
         "per_second": limit / RATE_PERIOD_SECONDS,
     }
@@ -250,3 +271,59 @@ def check_rate(conn: Connection, *, key_id: str, limit: int, now: datetime) -> N
 def _bucket_empty(tokens: float, limit: int) -> LimitError:
     """The refusal, with how long until the bucket holds one session again."""
     return rate_limited(limit, (1.0 - tokens) * RATE_PERIOD_SECONDS / limit)
+
+
+# --- both at once ----------------------------------------------------------------------
+
+
+REFUSED = "VR001"
+"""The SQLSTATE of ``vocable_refuse()`` (migration 0019), which fails a statement."""
+
+
+def at_once(*, with_key: bool) -> tuple[tuple[CTE, ...], ColumnElement[bool]]:
+    """Common table expressions that take a free place no other request is taking and,
+    ``with_key``, then spend one of the key's sessions, and the condition on which a
+    statement carrying them writes the session row (PostgreSQL only: one statement, each
+    row lock held only while it runs). Neither waits nor adds places: with no place the
+    statement writes nothing; with a place but no session left on the key it fails
+    (``vocable_refuse``, :func:`refused_at_once`), so that the place it took is never
+    seen taken. Either way the caller then takes the careful way (``take_place``,
+    ``spend_rate_token`` in a transaction), which adds places, waits for one being
+    taken, and refuses with the right error. Bind :func:`at_once_values`."""
+    place = _CLAIM["skip"].cte("place")
+    took = exists(place.select())
+    if not with_key:
+        return (place,), took
+    spent = _SPEND.where(took).cte("spent")
+    refuse = func.vocable_refuse("rate_limited", type_=Boolean)
+    return (place, spent), case((~took, false()), (exists(spent.select()), true()), else_=refuse)
+
+
+def refused_at_once(error: DBAPIError) -> bool:
+    """Whether ``error`` is the failure :func:`at_once` asks for (nothing was written)."""
+    return getattr(error.orig, "sqlstate", None) == REFUSED
+
+
+def at_once_values(
+    *,
+    org_id: str,
+    session_id: str,
+    until: datetime,
+    now: datetime,
+    limit: int,
+    key_id: str | None,
+    rate_limit: int,
+) -> dict[str, object]:
+    values: dict[str, object] = {
+        "org": org_id,
+        "now": now,
+        "limit": limit,
+        "session": session_id,
+        "until": until,
+    }
+    if key_id is not None:
+        values |= {
+            **_rate_values(key_id, rate_limit, now),
+            "stale": now - LAST_USED_PRECISION,
+        }
+    return values

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import Connection, Insert, Row, and_, bindparam, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from vocable.agents.service import check_language
@@ -24,6 +25,7 @@ from vocable.contracts.errors import (
     field_error,
 )
 from vocable.contracts.sessions import SessionConfig, SessionRequest
+from vocable.db.engine import autocommit
 from vocable.db.models import (
     Agent,
     ApiKey,
@@ -36,8 +38,7 @@ from vocable.db.models import (
 from vocable.ids import new_id
 from vocable.livekit.tokens import JoinGrant, mint_join_token
 from vocable.platform import Platform
-from vocable.sessions import limits
-from vocable.sessions.capacity import check_capacity
+from vocable.sessions import capacity, limits
 from vocable.voices import VoiceRefused
 from vocable.voices.service import AddedBy, refusal_error, session_url_cache, voice_from_url
 from vocable.webhooks.outbox import enqueue_session_event
@@ -59,22 +60,76 @@ class CreatedSession:
     token: str
 
 
+_AGENT_COLUMNS = [column.label(f"agent_{column.name}") for column in Agent.__table__.columns]
+_TOOLS_JOIN = and_(HttpTool.agent_id == Agent.id, HttpTool.enabled.is_(True))
 _AGENT_AND_TOOLS = (
-    select(Agent.__table__, HttpTool.variables.label("tool_variables"))
-    .outerjoin(HttpTool, and_(HttpTool.agent_id == Agent.id, HttpTool.enabled.is_(True)))
+    select(*_AGENT_COLUMNS, HttpTool.variables.label("tool_variables"))
+    .outerjoin(HttpTool, _TOOLS_JOIN)
     .where(Agent.id == bindparam("agent"))
 )
+_KEY_COLUMNS = list(ApiKey.__table__.columns)
+_KEY_AGENT_AND_CAPACITY = (
+    select(
+        *_KEY_COLUMNS,
+        *_AGENT_COLUMNS,
+        HttpTool.variables.label("tool_variables"),
+        *capacity.COLUMNS,
+    )
+    .select_from(ApiKey)
+    .outerjoin(Agent, Agent.id == bindparam("agent"))
+    .outerjoin(HttpTool, _TOOLS_JOIN)
+    .where(ApiKey.key_hash == bindparam("hash"))
+)
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """What the session endpoint reads in one statement with the key: the agent (a row
+    per enabled HTTP tool) and the workers' free places."""
+
+    agent_rows: Sequence[Row[*tuple[Any, ...]]]
+    free_places: int | None
+
+
+def read_key_and_agent(
+    db: Session, *, key_hash: str, agent_id: str, now: datetime, live_for: timedelta
+) -> tuple[ApiKey | None, Prefetched]:
+    """The key with this hash (``None`` if there is none; whether it may be used is the
+    caller's check), with the agent and the workers' capacity, in one read."""
+    rows = (
+        db.connection()
+        .execute(
+            _KEY_AGENT_AND_CAPACITY,
+            {"hash": key_hash, "agent": agent_id, **capacity.read_values(now, live_for=live_for)},
+        )
+        .all()
+    )
+    if not rows:
+        return None, Prefetched([], None)
+    key = detached(ApiKey, {c.name: value for c, value in zip(_KEY_COLUMNS, rows[0], strict=False)})
+    known, workers, held = rows[0][-3:]
+    return key, Prefetched(rows, capacity.free_from(known, workers, held))
+
+
+def _agent_from(
+    rows: Sequence[Row[*tuple[Any, ...]]], org_id: str
+) -> tuple[Agent, set[str]]:
+    """The organisation's active agent and the variables its enabled HTTP tools use, from
+    a read of :data:`_AGENT_COLUMNS` and ``tool_variables`` (a row per tool)."""
+    first = rows[0]._mapping if rows else None
+    if first is None or first["agent_id"] is None:
+        raise NotFoundError("agent_not_found", "Agent not found or not active")
+    values = {c.name: first[f"agent_{c.name}"] for c in Agent.__table__.columns}
+    if values["org_id"] != org_id or not values["active"]:
+        raise NotFoundError("agent_not_found", "Agent not found or not active")
+    tool_names = {name for row in rows for name in row._mapping["tool_variables"] or []}
+    return detached(Agent, values), tool_names
 
 
 def _active_agent(db: Session, org_id: str, agent_id: str) -> tuple[Agent, set[str]]:
     """The organisation's active agent and the variables its enabled HTTP tools use, in
     one plain read (a row per tool; no ORM bookkeeping on this path)."""
-    rows = db.connection().execute(_AGENT_AND_TOOLS, {"agent": agent_id}).all()
-    if not rows or rows[0].org_id != org_id or not rows[0].active:
-        raise NotFoundError("agent_not_found", "Agent not found or not active")
-    tool_names = {name for row in rows for name in row.tool_variables or []}
-    columns = Agent.__table__.columns.keys()
-    return detached(Agent, dict(zip(columns, rows[0], strict=False))), tool_names
+    return _agent_from(db.connection().execute(_AGENT_AND_TOOLS, {"agent": agent_id}).all(), org_id)
 
 
 def _effective_config(agent: Agent, req: SessionRequest, voice: Voice | None) -> SessionConfig:
@@ -256,15 +311,21 @@ def create_session(
     req: SessionRequest,
     user_id: str | None = None,
     client_ip: str | None = None,
+    prefetched: Prefetched | None = None,
 ) -> CreatedSession:
     """Freeze the effective configuration into a new session row and mint its join token.
 
     ``key`` is the API key of a customer backend (rate-limited per key); it is ``None``
     for a dashboard user's test call (``user_id``), which still counts against the
-    organisation's concurrency limit.
+    organisation's concurrency limit. ``prefetched``: the agent and the workers' capacity
+    as read with the key (``read_key_and_agent``), else they are read here.
     """
     settings = platform.settings
-    agent, tool_names = _active_agent(db, org_id, req.agent)
+    agent, tool_names = (
+        _agent_from(prefetched.agent_rows, org_id)
+        if prefetched is not None
+        else _active_agent(db, org_id, req.agent)
+    )
     if key is not None:  # a member trying the agent in the dashboard may change it anyway
         check_overrides(agent, req, tool_names)  # before anything is fetched or counted
     voice = None
@@ -280,7 +341,11 @@ def create_session(
             client_ip=client_ip,
         )
     now = datetime.now(UTC)
-    check_capacity(db, now, live_for=timedelta(seconds=settings.worker_report_timeout_seconds))
+    if prefetched is None or voice is not None:  # a fetched voice took time: read it again
+        live_for = timedelta(seconds=settings.worker_report_timeout_seconds)
+        capacity.check_capacity(db, now, live_for=live_for)
+    else:
+        capacity.refuse_when_full(prefetched.free_places)
     config = _with_variables(agent, _effective_config(agent, req, voice), now, tool_names)
     check_language(agent.stt_engine, config.language)
     ttl = settings.token_ttl_seconds
@@ -314,28 +379,124 @@ def create_session(
         "hard_deadline": join_deadline + timedelta(seconds=agent.max_call_seconds),
         "usage": {},
     }
-    with _writing(db):
-        # the row first, then the limits, which lock what they count (a place, the key's
-        # row) until the commit right after: a refusal rolls the row back
-        conn = db.connection()
-        conn.execute(_INSERT_SESSION, row)
-        limits.take_place(
-            conn,
-            org_id=org_id,
-            session_id=session_id,
-            until=join_deadline,
-            now=now,
-            limit=settings.max_concurrent_sessions_per_org,
-        )
-        if key is not None:
-            limits.spend_rate_token(
-                conn, key_id=key.id, limit=settings.key_rate_limit_per_minute, now=now
-            )
-        db.commit()
+    _store(db, platform, row, key_id=None if key is None else key.id, now=now)
     return CreatedSession(session_id, room_name, identity, token)
 
 
+def _store(
+    db: Session, platform: Platform, row: dict[str, Any], *, key_id: str | None, now: datetime
+) -> None:
+    """Write the session row and take its limits (a place, the key's rate), all or nothing.
+
+    On PostgreSQL one statement in autocommit does it all (``limits.at_once``), holding
+    the key's row lock only while it runs (a transaction held it until the commit came
+    back, and one key's requests queued on it). When that statement writes nothing (the
+    organisation needs more places or has none free, or the key has no session left), the
+    place it may have taken is given back and the careful way runs."""
+    settings = platform.settings
+    places, rate = settings.max_concurrent_sessions_per_org, settings.key_rate_limit_per_minute
+    if db.get_bind().dialect.name == "postgresql":
+        values = limits.at_once_values(
+            org_id=row["org_id"],
+            session_id=row["id"],
+            until=row["join_deadline"],
+            now=now,
+            limit=places,
+            key_id=key_id,
+            rate_limit=rate,
+        )
+        with _autocommit_connection(db, platform) as conn:
+            try:
+                written = conn.execute(
+                    _INSERT_AT_ONCE[key_id is not None],
+                    {**values, **{f"row_{name}": row[name] for name in _ROW_FIELDS}},
+                ).first()
+            except DBAPIError as e:
+                if not limits.refused_at_once(e):
+                    raise
+                written = None
+            if written is not None:
+                return
+        with platform.engine.begin() as conn:
+            _write_carefully(conn, row, key_id=key_id, now=now, places=places, rate=rate)
+        return
+    with _writing(db):
+        _write_carefully(db.connection(), row, key_id=key_id, now=now, places=places, rate=rate)
+        db.commit()
+
+
+@contextmanager
+def _autocommit_connection(db: Session, platform: Platform) -> Iterator[Connection]:
+    """``db``'s own connection when it was opened on ``autocommit(platform.engine)`` (the
+    session endpoint's), else one of the pool's in autocommit, once ``db``'s reads are
+    over and their connection is back in the pool."""
+    engine = autocommit(platform.engine)
+    if db.get_bind() is engine:
+        yield db.connection()
+        return
+    db.commit()
+    with engine.connect() as conn:
+        yield conn
+
+
+def _write_carefully(
+    conn: Connection,
+    row: dict[str, Any],
+    *,
+    key_id: str | None,
+    now: datetime,
+    places: int,
+    rate: int,
+) -> None:
+    """The row first, then the limits, which lock what they count (a place, the key's
+    row) until the commit right after: a refusal rolls the row back."""
+    conn.execute(_INSERT_SESSION, row)
+    limits.take_place(
+        conn,
+        org_id=row["org_id"],
+        session_id=row["id"],
+        until=row["join_deadline"],
+        now=now,
+        limit=places,
+    )
+    if key_id is not None:
+        limits.spend_rate_token(conn, key_id=key_id, limit=rate, now=now)
+
+
 _INSERT_SESSION = insert(VoiceSession)
+_ROW_FIELDS = (
+    "id",
+    "org_id",
+    "agent_id",
+    "api_key_id",
+    "room_name",
+    "participant_identity",
+    "status",
+    "config",
+    "mcp_headers_encrypted",
+    "created_at",
+    "join_deadline",
+    "hard_deadline",
+    "usage",
+)
+"""The columns ``create_session`` writes (the others take their defaults)."""
+
+
+def _insert_at_once(*, with_key: bool) -> Insert:
+    """The session row, written only if ``limits.at_once`` took its place and spent its
+    key's session; bind ``limits.at_once_values`` and ``row_<column>`` for each column."""
+    ctes, written = limits.at_once(with_key=with_key)
+    columns = [VoiceSession.__table__.c[name] for name in _ROW_FIELDS]
+    values = select(*[bindparam(f"row_{c.name}", type_=c.type) for c in columns]).where(written)
+    return (
+        insert(VoiceSession)
+        .from_select(_ROW_FIELDS, values)
+        .add_cte(*ctes)
+        .returning(VoiceSession.id)
+    )
+
+
+_INSERT_AT_ONCE = {with_key: _insert_at_once(with_key=with_key) for with_key in (True, False)}
 
 
 def record_event(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,16 +30,20 @@ from vocable.api.deps import (
     request_ip,
     require_key_scope,
     unauthorised,
+    usable_key,
 )
 from vocable.api.openapi import own_body
 from vocable.api.schemas import SessionCredentials, SessionEnvelope
 from vocable.contracts.scopes import KeyAccess, Scope
 from vocable.contracts.sessions import SessionRequest
+from vocable.db.engine import autocommit
 from vocable.platform import Platform
-from vocable.sessions.service import CreatedSession, create_session
+from vocable.security.tokens import hash_secret, looks_like_api_key
+from vocable.sessions.service import CreatedSession, create_session, read_key_and_agent
 
 router = APIRouter(tags=["sessions"])
 _SQLITE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-writes")
+_POSTGRES_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sessions")
 
 SCOPE: Scope = "sessions:create"
 """The scope a key needs here (declared to the OpenAPI document and the scope table as
@@ -55,6 +60,10 @@ async def _create(request: Request) -> Response:
         if platform.engine.dialect.name == "sqlite" and not fetches:
             created = await asyncio.get_running_loop().run_in_executor(
                 _SQLITE_THREAD, _open_session, platform, request, parsed
+            )
+        elif not fetches:
+            created = await asyncio.get_running_loop().run_in_executor(
+                _POSTGRES_THREADS, _open_session, platform, request, parsed
             )
         else:  # a voice URL is fetched first (seconds at worst): never on the one thread
             created = await run_in_threadpool(_open_session, platform, request, parsed)
@@ -73,27 +82,45 @@ def _parse(body: bytes) -> SessionRequest | RequestValidationError:
 def _open_session(
     platform: Platform, request: Request, parsed: SessionRequest | RequestValidationError
 ) -> CreatedSession:
-    """The key (401, its allow-lists and scope 403), then the body (422), then the session."""
+    """The key (401, its allow-lists and scope 403), then the body (422), then the session.
+
+    The key, the agent and the workers' capacity are one read; on PostgreSQL it runs in
+    autocommit (no ``BEGIN``/``COMMIT`` round trips around it: the session is written in
+    a statement of its own, ``sessions.service``)."""
     raw_key = request.headers.get("x-api-key")
     if not raw_key:
         raise unauthorised("Missing x-api-key header")
-    db = platform.sessions()
+    if not looks_like_api_key(raw_key):
+        raise unauthorised("Invalid API key")
+    postgres = platform.engine.dialect.name == "postgresql"
+    db = platform.sessions(bind=autocommit(platform.engine)) if postgres else platform.sessions()
     try:
-        key = authenticate_api_key(db, raw_key)
+        prefetched = None
+        if isinstance(parsed, RequestValidationError):
+            key = authenticate_api_key(db, raw_key)
+        else:
+            found, prefetched = read_key_and_agent(
+                db,
+                key_hash=hash_secret(raw_key),
+                agent_id=parsed.agent,
+                now=datetime.now(UTC),
+                live_for=timedelta(seconds=platform.settings.worker_report_timeout_seconds),
+            )
+            key = usable_key(found)
         check_key_allowlists(db, key, request, platform)
         access = KeyAccess.of(key.scopes, key.agent_ids)
         require_key_scope(db, key, access, SCOPE)
         if isinstance(parsed, RequestValidationError):
             raise parsed
-        req = parsed
-        access.require_agent(req.agent)
+        access.require_agent(parsed.agent)
         return create_session(
             db,
             platform,
             org_id=key.org_id,
             key=key,
-            req=req,
+            req=parsed,
             client_ip=request_ip(request, platform),
+            prefetched=prefetched,
         )
     finally:
         close_session(db)  # also when the database died under the request
