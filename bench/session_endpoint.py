@@ -2,10 +2,13 @@
 
 Run from the repository root::
 
-    python bench/session_endpoint.py [--requests N] [--concurrency C] [--warmup W]
-                                     [--database-url URL | --postgres | --both]
+    python bench/session_endpoint.py [--requests N] [--rounds R] [--concurrency C]
+                                     [--warmup W] [--database-url URL | --postgres | --both]
 
-``--both`` runs SQLite, then a throwaway PostgreSQL, and writes
+Each target is measured ``--rounds`` times, in turn (baseline, vocable, baseline, ...);
+the ratio reported is the median round's, so a burst of other work on a shared machine
+moves one round rather than the figure. ``--both`` runs SQLite, then a throwaway
+PostgreSQL, and writes
 ``bench/results/session_endpoint.json`` (``ratio_sqlite``, ``ratio_postgres``: vocable's
 throughput over the baseline measured beside it, and the p99s).
 
@@ -283,6 +286,37 @@ class LoadResult:
         return statistics.median(part) if part else float("nan")
 
 
+def merged(runs: Sequence[LoadResult]) -> LoadResult:
+    """Several runs against one target as one: latencies pooled, times and counts added."""
+    return LoadResult(
+        name=runs[0].name,
+        requests=sum(r.requests for r in runs),
+        wall_s=sum(r.wall_s for r in runs),
+        latencies_ms=[ms for r in runs for ms in r.latencies_ms],
+        errors=sum(r.errors for r in runs),
+        error_samples=[e for r in runs for e in r.error_samples][:5],
+        server_cpu_s=sum(r.server_cpu_s for r in runs),
+        client_cpu_s=sum(r.client_cpu_s for r in runs),
+        other_cpu_s=sum(r.other_cpu_s for r in runs),
+    )
+
+
+@dataclass
+class Comparison:
+    """The baseline and Vocable, measured in turn ``rounds`` times on the same servers."""
+
+    baseline: LoadResult
+    vocable: LoadResult
+    round_ratios: list[float]
+    """Vocable's throughput over the baseline's, round by round."""
+
+    @property
+    def ratio(self) -> float:
+        """The median round's ratio: a burst of other work on this shared machine during
+        one run moves one round, not the figure."""
+        return statistics.median(self.round_ratios)
+
+
 def _check(resp: httpx.Response) -> str | None:
     """``None`` for a real success, else a short description of what came back."""
     if resp.status_code != 200:
@@ -436,11 +470,13 @@ def machine_description() -> str:
     return f"{cores} cores, {model}, Python {pyplatform.python_version()}"
 
 
-def format_report(results: Sequence[LoadResult], database: str, args: argparse.Namespace) -> str:
+def format_report(compared: Comparison, database: str, args: argparse.Namespace) -> str:
     """A compact table of both targets and the Vocable/baseline ratios."""
+    results = (compared.baseline, compared.vocable)
     lines = [
         f"machine: {machine_description()}",
-        f"database: {database}; requests: {args.requests} (+{args.warmup} warm-up); "
+        f"database: {database}; requests: {args.rounds} rounds of {args.requests} "
+        f"(+{args.warmup} warm-up each) per target, taken in turn; "
         f"concurrency: {args.concurrency}",
         "",
         f"{'target':<10}{'ok':>7}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
@@ -457,8 +493,9 @@ def format_report(results: Sequence[LoadResult], database: str, args: argparse.N
         )
     base, voc = results
     if base.throughput > 0 and voc.latencies_ms and base.latencies_ms:
+        rounds = ", ".join(f"{r:.2f}" for r in compared.round_ratios)
         ratios = (
-            f"vocable/baseline: throughput {voc.throughput / base.throughput:.2f}x, "
+            f"vocable/baseline: throughput {compared.ratio:.2f}x (median round; rounds {rounds}), "
             f"p50 {voc.percentile(50) / base.percentile(50):.2f}x, "
             f"p99 {voc.percentile(99) / base.percentile(99):.2f}x"
         )
@@ -498,6 +535,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=_at_least(1), default=2000, help="measured requests")
     parser.add_argument("--concurrency", type=_at_least(1), default=8, help="requests in flight")
     parser.add_argument(
+        "--rounds",
+        type=_at_least(1),
+        default=3,
+        help="times each target is measured, in turn (default 3; the ratio is the median's)",
+    )
+    parser.add_argument(
         "--warmup", type=_at_least(0), default=200, help="unmeasured requests first (default 200)"
     )
     db = parser.add_mutually_exclusive_group()
@@ -525,8 +568,8 @@ def run(args: argparse.Namespace) -> str:
     return report
 
 
-def run_one(args: argparse.Namespace) -> tuple[str, list[LoadResult]]:
-    """One database: the report and the two results (baseline, vocable)."""
+def run_one(args: argparse.Namespace) -> tuple[str, Comparison]:
+    """One database: the report and the comparison of the two targets."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vocable-bench-")))
         database_url: str | None = args.database_url
@@ -563,20 +606,35 @@ def run_one(args: argparse.Namespace) -> tuple[str, list[LoadResult]]:
             )
         )
         body = {"agent": target.agent_id}
-        results = [
-            measure("baseline", baseline_url, baseline.pid, {}, body, args),
-            measure(
-                "vocable", target.base_url, vocable.pid, {"x-api-key": target.api_key}, body, args
-            ),
+        pairs = [
+            (
+                measure("baseline", baseline_url, baseline.pid, {}, body, args),
+                measure(
+                    "vocable",
+                    target.base_url,
+                    vocable.pid,
+                    {"x-api-key": target.api_key},
+                    body,
+                    args,
+                ),
+            )
+            for _ in range(args.rounds)
         ]
-        return format_report(results, database, args), results
+        compared = Comparison(
+            baseline=merged([b for b, _ in pairs]),
+            vocable=merged([v for _, v in pairs]),
+            round_ratios=[v.throughput / b.throughput if b.throughput else 0.0 for b, v in pairs],
+        )
+        return format_report(compared, database, args), compared
 
 
-def figures_of(results: Sequence[LoadResult], suffix: str) -> dict[str, float]:
+def figures_of(compared: Comparison, suffix: str) -> dict[str, float]:
     """The run's named numbers: vocable against the baseline measured beside it."""
-    baseline, vocable = results
+    baseline, vocable = compared.baseline, compared.vocable
     return {
-        f"ratio_{suffix}": round(vocable.throughput / baseline.throughput, 3),
+        f"ratio_{suffix}": round(compared.ratio, 3),
+        f"ratio_lowest_round_{suffix}": round(min(compared.round_ratios), 3),
+        f"ratio_highest_round_{suffix}": round(max(compared.round_ratios), 3),
         f"rps_{suffix}": round(vocable.throughput, 1),
         f"baseline_rps_{suffix}": round(baseline.throughput, 1),
         f"p50_ms_{suffix}": round(vocable.percentile(50), 2),
@@ -599,9 +657,9 @@ def run_both(args: argparse.Namespace, argv: Sequence[str]) -> str:
     reports, figures = [], {}
     for suffix, postgres in (("sqlite", False), ("postgres", True)):
         one = argparse.Namespace(**{**vars(args), "postgres": postgres, "database_url": None})
-        report, results = run_one(one)
+        report, compared = run_one(one)
         reports.append(report)
-        figures.update(figures_of(results, suffix))
+        figures.update(figures_of(compared, suffix))
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
     ).stdout.strip()

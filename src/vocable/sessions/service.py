@@ -119,7 +119,7 @@ def _agent_from(
     first = rows[0]._mapping if rows else None
     if first is None or first["agent_id"] is None:
         raise NotFoundError("agent_not_found", "Agent not found or not active")
-    values = {c.name: first[f"agent_{c.name}"] for c in Agent.__table__.columns}
+    values = {c.name.removeprefix("agent_"): first[c.name] for c in _AGENT_COLUMNS}
     if values["org_id"] != org_id or not values["active"]:
         raise NotFoundError("agent_not_found", "Agent not found or not active")
     tool_names = {name for row in rows for name in row._mapping["tool_variables"] or []}
