@@ -111,9 +111,7 @@ def read_key_and_agent(
     return key, Prefetched(rows, capacity.free_from(known, workers, held))
 
 
-def _agent_from(
-    rows: Sequence[Row[*tuple[Any, ...]]], org_id: str
-) -> tuple[Agent, set[str]]:
+def _agent_from(rows: Sequence[Row[*tuple[Any, ...]]], org_id: str) -> tuple[Agent, set[str]]:
     """The organisation's active agent and the variables its enabled HTTP tools use, from
     a read of :data:`_AGENT_COLUMNS` and ``tool_variables`` (a row per tool)."""
     first = rows[0]._mapping if rows else None
