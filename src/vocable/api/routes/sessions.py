@@ -8,8 +8,10 @@ in a thread of its own; the work is the same.
 On SQLite that thread is always the same one: SQLite takes one writer at a time anyway,
 and threads queueing for it cost more than the work (GIL and lock hand-offs: 0.31x the
 bare endpoint's throughput with the shared pool against 0.43x with one thread, one run
-each, docs/benchmarks.md). PostgreSQL requests wait on the network, so they share the
-thread pool.
+each, docs/benchmarks.md). PostgreSQL requests wait on the network, so a few threads
+overlap those waits (4: 1 gave 0.37x, 2 and 4 0.42x, 8 0.34x, one run each; more threads
+spend their time handing Python's lock to each other). A request that fetches a voice
+URL first takes the shared pool: it may wait seconds.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from vocable.sessions.service import CreatedSession, create_session, read_key_an
 
 router = APIRouter(tags=["sessions"])
 _SQLITE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-writes")
-_POSTGRES_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sessions")
+_POSTGRES_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="session-requests")
 
 SCOPE: Scope = "sessions:create"
 """The scope a key needs here (declared to the OpenAPI document and the scope table as
