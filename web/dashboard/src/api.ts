@@ -482,6 +482,16 @@ export function createKey(body: ApiKeyCreate): Promise<ApiKeyCreated> {
   return request("POST", "/api/keys", { json: body });
 }
 
+/** What a key may do and reach, changed in place (its secret stays the same). */
+export interface ApiKeyUpdate {
+  scopes?: Scope[];
+  agent_ids?: string[];
+}
+
+export function updateKey(id: string, body: ApiKeyUpdate): Promise<ApiKey> {
+  return request("PATCH", `/api/keys/${seg(id)}`, { json: body });
+}
+
 export function revokeKey(id: string): Promise<ApiKey> {
   return request("DELETE", `/api/keys/${seg(id)}`);
 }

@@ -1,5 +1,5 @@
 import "./mockCallPanel";
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { App } from "../src/App";
 import { USER, envelopeError, fakeApi } from "./fakeApi";
@@ -136,6 +136,45 @@ describe("developer settings", () => {
     expect(input.getAttribute("aria-invalid")).toBe("true");
     expect(input.getAttribute("aria-describedby")?.split(" ")).toContain(message.id);
     expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("changes what a key may do and reach in place, and refuses an empty choice", async () => {
+    let key = { ...KEY };
+    const api = fakeApi({
+      "GET /api/auth/me": USER,
+      "GET /api/agents": AGENTS,
+      "GET /api/keys": () => [key],
+      "PATCH /api/keys/key_1": (req) => {
+        key = { ...key, ...(req.body as object) };
+        return key;
+      },
+    });
+    window.history.replaceState(null, "", "/settings?tab=developer");
+    render(<App />);
+    expect(await screen.findByText("Create sessions only")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Edit permissions of “Production”" }));
+    const panel = await screen.findByRole("region", { name: /Permissions of “Production”/ });
+    // the create form gives way while a key is edited: one set of choices on the page
+    expect(screen.queryByRole("button", { name: "Create key" })).toBeNull();
+    const sessions = within(panel).getByRole("checkbox", { name: /Create sessions/ }) as HTMLInputElement;
+    expect(sessions.checked).toBe(true);
+
+    fireEvent.click(sessions);
+    fireEvent.click(within(panel).getByRole("button", { name: "Save permissions" }));
+    expect(await within(panel).findByText("Pick at least one permission")).toBeTruthy();
+    expect(api.find("PATCH", "/api/keys/key_1")).toHaveLength(0);
+
+    fireEvent.click(within(panel).getByRole("checkbox", { name: /Create sessions/ }));
+    fireEvent.click(within(panel).getByRole("checkbox", { name: /Read calls/ }));
+    fireEvent.click(within(panel).getByRole("radio", { name: /Only these agents/ }));
+    fireEvent.click(within(panel).getByRole("checkbox", { name: /Receptionist/ }));
+    fireEvent.click(within(panel).getByRole("button", { name: "Save permissions" }));
+    await waitFor(() => expect(api.find("PATCH", "/api/keys/key_1")).toHaveLength(1));
+    expect(api.find("PATCH", "/api/keys/key_1")[0]?.body).toEqual({ scopes: ["sessions:create", "calls:read"], agent_ids: ["agt_1"] });
+    expect(await screen.findByText("sessions:create, calls:read")).toBeTruthy();
+    expect(screen.getByText("Receptionist", { selector: "td" })).toBeTruthy();
+    expect(screen.queryByRole("region", { name: /Permissions of/ })).toBeNull();
+    expect(screen.getByRole("button", { name: "Create key" })).toBeTruthy();
   });
 
   it("revokes a key only after confirmation", async () => {

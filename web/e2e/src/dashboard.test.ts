@@ -40,7 +40,6 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     assert.ok(await page.getByRole("checkbox", { name: /Create sessions/ }).isChecked(), "sessions-only by default");
     assert.ok(!(await page.getByRole("checkbox", { name: /Full access/ }).isChecked()));
     await page.getByRole("checkbox", { name: /Read agents/ }).check();
-    await page.getByRole("checkbox", { name: /Read calls and transcripts/ }).check();
     await screenshot(page, e, "dashboard-developer-settings-key-form");
     await page.getByRole("button", { name: "Create key" }).click();
     const secretEl = page.getByTestId("new-key-secret");
@@ -52,6 +51,13 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     await page.getByRole("link", { name: "Agents", exact: true }).click();
     await page.getByRole("link", { name: "Developer settings", exact: true }).click();
     await page.getByText("website backend").waitFor();
+    await page.getByText("sessions:create, agents:read").waitFor();
+    // the key's permissions changed in place: it reads calls too (the test below uses it)
+    await page.getByRole("button", { name: "Edit permissions of “website backend”" }).click();
+    const editPanel = page.getByRole("region", { name: /Permissions of “website backend”/ });
+    await editPanel.getByRole("checkbox", { name: /Read calls and transcripts/ }).check();
+    await screenshot(page, e, "dashboard-developer-settings-edit-key");
+    await editPanel.getByRole("button", { name: "Save permissions" }).click();
     await page.getByText("sessions:create, agents:read, calls:read").waitFor();
     await screenshot(page, e, "dashboard-developer-settings-keys");
     // the keys table fits the card at this width: no sideways scrolling, Revoke in view

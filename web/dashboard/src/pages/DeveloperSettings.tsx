@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { createKey, listAgents, listKeys, revokeKey, type Agent, type ApiKey, type ApiKeyCreated, type Scope } from "../api";
+import { createKey, listAgents, listKeys, revokeKey, updateKey, type Agent, type ApiKey, type ApiKeyCreated, type Scope } from "../api";
 import { Badge } from "../components/Badge";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { CopyButton } from "../components/CopyButton";
@@ -43,7 +43,7 @@ function KeyAgents({ ids, agents }: { ids: string[]; agents: Agent[] }) {
   return <>{names.join(", ")}</>;
 }
 
-function KeyRow({ apiKey, agents, onRevoked }: { apiKey: ApiKey; agents: Agent[]; onRevoked: (key: ApiKey) => void }) {
+function KeyRow({ apiKey, agents, onRevoked, onEdit }: { apiKey: ApiKey; agents: Agent[]; onRevoked: (key: ApiKey) => void; onEdit: (key: ApiKey) => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const revoked = apiKey.revoked_at !== null;
@@ -89,14 +89,19 @@ function KeyRow({ apiKey, agents, onRevoked }: { apiKey: ApiKey; agents: Agent[]
       <td>{apiKey.last_used_at ? <time dateTime={apiKey.last_used_at} title={formatDateTime(apiKey.last_used_at)}>{formatRelative(apiKey.last_used_at)}</time> : "Never"}</td>
       <td className="cell--actions">
         {revoked ? null : (
-          <ConfirmButton
-            label="Revoke"
-            question={`Revoke “${apiKey.name}”? Backends using it stop working at once.`}
-            confirmLabel="Yes, revoke"
-            busy={busy}
-            onConfirm={revoke}
-            className="button button--danger-quiet button--small"
-          />
+          <div className="row-actions">
+            <button type="button" className="button button--secondary button--small" onClick={() => onEdit(apiKey)} aria-label={`Edit permissions of “${apiKey.name}”`}>
+              Edit
+            </button>
+            <ConfirmButton
+              label="Revoke"
+              question={`Revoke “${apiKey.name}”? Backends using it stop working at once.`}
+              confirmLabel="Yes, revoke"
+              busy={busy}
+              onConfirm={revoke}
+              className="button button--danger-quiet button--small"
+            />
+          </div>
         )}
         {error ? (
           <p className="field__error" role="alert">
@@ -109,11 +114,11 @@ function KeyRow({ apiKey, agents, onRevoked }: { apiKey: ApiKey; agents: Agent[]
 }
 
 /** Which scopes a new key gets: "Full access" or a pick of scopes ("Create sessions" by default). */
-function ScopePicker({ scopes, onChange, error }: { scopes: Scope[]; onChange: (next: Scope[]) => void; error: string | undefined }) {
+function ScopePicker({ scopes, onChange, error, idPrefix = "key" }: { scopes: Scope[]; onChange: (next: Scope[]) => void; error: string | undefined; idPrefix?: string }) {
   const full = scopes.includes("admin");
   const toggle = (scope: Scope, on: boolean) => onChange(on ? [...scopes.filter((s) => s !== scope), scope] : scopes.filter((s) => s !== scope));
   return (
-    <fieldset className="fieldset key-scopes" aria-describedby={error ? "key-scopes-error" : undefined}>
+    <fieldset className="fieldset key-scopes" aria-describedby={error ? `${idPrefix}-scopes-error` : undefined}>
       <legend>Permissions</legend>
       <p className="muted">
         Give each backend only what it needs: a backend that starts calls needs nothing but <em>Create sessions</em>.
@@ -144,7 +149,7 @@ function ScopePicker({ scopes, onChange, error }: { scopes: Scope[]; onChange: (
         ))}
       </div>
       {error ? (
-        <p className="field__error" id="key-scopes-error" role="alert">
+        <p className="field__error" id={`${idPrefix}-scopes-error`} role="alert">
           {error}
         </p>
       ) : null}
@@ -153,16 +158,16 @@ function ScopePicker({ scopes, onChange, error }: { scopes: Scope[]; onChange: (
 }
 
 /** Optionally limit a new key to some agents (empty: all of them). */
-function AgentPicker({ agents, picked, onChange, error }: { agents: Agent[]; picked: string[] | null; onChange: (next: string[] | null) => void; error: string | undefined }) {
+function AgentPicker({ agents, picked, onChange, error, idPrefix = "key" }: { agents: Agent[]; picked: string[] | null; onChange: (next: string[] | null) => void; error: string | undefined; idPrefix?: string }) {
   return (
-    <fieldset className="fieldset" aria-describedby={error ? "key-agents-error" : undefined}>
+    <fieldset className="fieldset" aria-describedby={error ? `${idPrefix}-agents-error` : undefined}>
       <legend>Agents</legend>
       <label className="tool-choice">
-        <input type="radio" name="key-agents" checked={picked === null} onChange={() => onChange(null)} />
+        <input type="radio" name={`${idPrefix}-agents`} checked={picked === null} onChange={() => onChange(null)} />
         <span>All agents, including ones created later</span>
       </label>
       <label className="tool-choice">
-        <input type="radio" name="key-agents" checked={picked !== null} disabled={!agents.length} onChange={() => onChange([])} />
+        <input type="radio" name={`${idPrefix}-agents`} checked={picked !== null} disabled={!agents.length} onChange={() => onChange([])} />
         <span>Only these agents{agents.length ? "" : " (create an agent first)"}</span>
       </label>
       {picked !== null ? (
@@ -182,7 +187,7 @@ function AgentPicker({ agents, picked, onChange, error }: { agents: Agent[]; pic
         </div>
       ) : null}
       {error ? (
-        <p className="field__error" id="key-agents-error" role="alert">
+        <p className="field__error" id={`${idPrefix}-agents-error`} role="alert">
           {error}
         </p>
       ) : null}
@@ -190,7 +195,76 @@ function AgentPicker({ agents, picked, onChange, error }: { agents: Agent[]; pic
   );
 }
 
-/** API keys: list, create (secret shown once) with scopes and agents, revoke. */
+/** A key's permissions and agents, changed in place: the backend keeps its secret. */
+function EditKeyPanel({ apiKey, agents, onSaved, onCancel }: { apiKey: ApiKey; agents: Agent[]; onSaved: (key: ApiKey) => void; onCancel: () => void }) {
+  const [scopes, setScopes] = useState<Scope[]>([...apiKey.scopes]);
+  const [agentIds, setAgentIds] = useState<string[] | null>(apiKey.agent_ids.length ? [...apiKey.agent_ids] : null);
+  const [busy, setBusy] = useState(false);
+  const { errors, fail, clear, setField, clearField } = useFormErrors(FIELDS);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => headingRef.current?.focus(), []);
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    clear();
+    if (!scopes.length) {
+      setField("scopes", "Pick at least one permission");
+      return;
+    }
+    if (agentIds !== null && !agentIds.length) {
+      setField("agent_ids", "Pick at least one agent, or choose all agents");
+      return;
+    }
+    setBusy(true);
+    try {
+      onSaved(await updateKey(apiKey.id, { scopes, agent_ids: agentIds ?? [] }));
+    } catch (error) {
+      fail(error);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="edit-key-panel" aria-labelledby="edit-key-heading">
+      <h3 id="edit-key-heading" ref={headingRef} tabIndex={-1}>
+        Permissions of “{apiKey.name}” <code className="muted">{apiKey.prefix}…</code>
+      </h3>
+      <p className="muted">Changes apply to the next request made with this key; its secret stays the same.</p>
+      <form className="stack" onSubmit={(e) => void save(e)} noValidate>
+        <ScopePicker
+          idPrefix="edit-key"
+          scopes={scopes}
+          error={errors.fields["scopes"]}
+          onChange={(next) => {
+            setScopes(next);
+            clearField("scopes");
+          }}
+        />
+        <AgentPicker
+          idPrefix="edit-key"
+          agents={agents}
+          picked={agentIds}
+          error={errors.fields["agent_ids"]}
+          onChange={(next) => {
+            setAgentIds(next);
+            clearField("agent_ids");
+          }}
+        />
+        <ErrorBanner message={errors.banner} />
+        <div className="form-actions">
+          <button type="submit" className="button button--primary" disabled={busy}>
+            {busy ? "Saving…" : "Save permissions"}
+          </button>
+          <button type="button" className="button button--secondary" onClick={onCancel} disabled={busy}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+/** API keys: list, create (secret shown once) with scopes and agents, change what a key may do, revoke. */
 export function DeveloperSettings() {
   const [keys, reload, setKeys] = useLoad(listKeys, []);
   const [agentList] = useLoad(listAgents, []);
@@ -237,8 +311,13 @@ export function DeveloperSettings() {
     }
   };
 
-  const onRevoked = (key: ApiKey) => {
+  const [editing, setEditing] = useState<ApiKey | null>(null);
+  const replaceKey = (key: ApiKey) => {
     if (keys.state === "ready") setKeys(keys.data.map((k) => (k.id === key.id ? key : k)));
+  };
+  const onRevoked = (key: ApiKey) => {
+    replaceKey(key);
+    if (editing?.id === key.id) setEditing(null);
   };
 
   return (
@@ -255,45 +334,60 @@ export function DeveloperSettings() {
           </div>
         </div>
 
-        <form ref={formRef} className="stack key-form" onSubmit={(e) => void submit(e)} noValidate>
-          <Field label="Key name" error={errors.fields["name"]} hint="For you: which backend or environment uses it." required>
-            {(p) => (
-              <input
-                {...p}
-                value={name}
-                maxLength={120}
-                placeholder="e.g. Production backend"
-                onChange={(e) => {
-                  setName(e.target.value);
-                  clearField("name");
-                }}
-              />
-            )}
-          </Field>
-          <ScopePicker
-            scopes={scopes}
-            error={errors.fields["scopes"]}
-            onChange={(next) => {
-              setScopes(next);
-              clearField("scopes");
-            }}
-          />
-          <AgentPicker
+        {editing ? (
+          <EditKeyPanel
+            key={editing.id}
+            apiKey={editing}
             agents={agents}
-            picked={agentIds}
-            error={errors.fields["agent_ids"]}
-            onChange={(next) => {
-              setAgentIds(next);
-              clearField("agent_ids");
+            onSaved={(key) => {
+              replaceKey(key);
+              setEditing(null);
             }}
+            onCancel={() => setEditing(null)}
           />
-          <div className="form-actions">
-            <button type="submit" className="button button--primary" disabled={busy}>
-              {busy ? "Creating…" : "Create key"}
-            </button>
-          </div>
-        </form>
-        <ErrorBanner message={errors.banner} />
+        ) : null}
+
+        {editing ? null : (
+          <form ref={formRef} className="stack key-form" onSubmit={(e) => void submit(e)} noValidate>
+            <Field label="Key name" error={errors.fields["name"]} hint="For you: which backend or environment uses it." required>
+              {(p) => (
+                <input
+                  {...p}
+                  value={name}
+                  maxLength={120}
+                  placeholder="e.g. Production backend"
+                  onChange={(e) => {
+                    setName(e.target.value);
+                    clearField("name");
+                  }}
+                />
+              )}
+            </Field>
+            <ScopePicker
+              scopes={scopes}
+              error={errors.fields["scopes"]}
+              onChange={(next) => {
+                setScopes(next);
+                clearField("scopes");
+              }}
+            />
+            <AgentPicker
+              agents={agents}
+              picked={agentIds}
+              error={errors.fields["agent_ids"]}
+              onChange={(next) => {
+                setAgentIds(next);
+                clearField("agent_ids");
+              }}
+            />
+            <div className="form-actions">
+              <button type="submit" className="button button--primary" disabled={busy}>
+                {busy ? "Creating…" : "Create key"}
+              </button>
+            </div>
+          </form>
+        )}
+        {editing ? null : <ErrorBanner message={errors.banner} />}
 
         {created ? <NewKeyPanel created={created} onDone={() => setCreated(null)} /> : null}
 
@@ -323,7 +417,7 @@ export function DeveloperSettings() {
               </thead>
               <tbody>
                 {keys.data.map((k) => (
-                  <KeyRow key={k.id} apiKey={k} agents={agents} onRevoked={onRevoked} />
+                  <KeyRow key={k.id} apiKey={k} agents={agents} onRevoked={onRevoked} onEdit={setEditing} />
                 ))}
               </tbody>
             </table>
