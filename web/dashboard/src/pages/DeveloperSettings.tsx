@@ -114,7 +114,7 @@ function KeyRow({ apiKey, agents, onRevoked, onEdit }: { apiKey: ApiKey; agents:
 }
 
 /** Which scopes a new key gets: "Full access" or a pick of scopes ("Create sessions" by default). */
-function ScopePicker({ scopes, onChange, error, idPrefix = "key" }: { scopes: Scope[]; onChange: (next: Scope[]) => void; error: string | undefined; idPrefix?: string }) {
+function ScopePicker({ scopes, onChange, error, idPrefix }: { scopes: Scope[]; onChange: (next: Scope[]) => void; error: string | undefined; idPrefix: string }) {
   const full = scopes.includes("admin");
   const toggle = (scope: Scope, on: boolean) => onChange(on ? [...scopes.filter((s) => s !== scope), scope] : scopes.filter((s) => s !== scope));
   return (
@@ -158,7 +158,7 @@ function ScopePicker({ scopes, onChange, error, idPrefix = "key" }: { scopes: Sc
 }
 
 /** Optionally limit a new key to some agents (empty: all of them). */
-function AgentPicker({ agents, picked, onChange, error, idPrefix = "key" }: { agents: Agent[]; picked: string[] | null; onChange: (next: string[] | null) => void; error: string | undefined; idPrefix?: string }) {
+function AgentPicker({ agents, picked, onChange, error, idPrefix }: { agents: Agent[]; picked: string[] | null; onChange: (next: string[] | null) => void; error: string | undefined; idPrefix: string }) {
   return (
     <fieldset className="fieldset" aria-describedby={error ? `${idPrefix}-agents-error` : undefined}>
       <legend>Agents</legend>
@@ -195,6 +195,59 @@ function AgentPicker({ agents, picked, onChange, error, idPrefix = "key" }: { ag
   );
 }
 
+/** What is wrong with a key's grant before it is sent: `[field, message]`, or null. */
+function grantProblem(scopes: Scope[], agentIds: string[] | null): [string, string] | null {
+  if (!scopes.length) return ["scopes", "Pick at least one permission"];
+  if (agentIds !== null && !agentIds.length) return ["agent_ids", "Pick at least one agent, or choose all agents"];
+  return null;
+}
+
+/** A key's permissions and agents, as chosen at creation and when it is edited. */
+function KeyGrantFields({
+  idPrefix,
+  agents,
+  scopes,
+  agentIds,
+  errors,
+  onScopes,
+  onAgents,
+  clearField,
+}: {
+  idPrefix: string;
+  agents: Agent[];
+  scopes: Scope[];
+  agentIds: string[] | null;
+  errors: Record<string, string | undefined>;
+  onScopes: (next: Scope[]) => void;
+  onAgents: (next: string[] | null) => void;
+  /** A field's error goes once it is changed. */
+  clearField: (field: string) => void;
+}) {
+  return (
+    <>
+      <ScopePicker
+        idPrefix={idPrefix}
+        scopes={scopes}
+        error={errors["scopes"]}
+        onChange={(next) => {
+          onScopes(next);
+          clearField("scopes");
+        }}
+      />
+      <AgentPicker
+        idPrefix={idPrefix}
+        agents={agents}
+        picked={agentIds}
+        error={errors["agent_ids"]}
+        onChange={(next) => {
+          onAgents(next);
+          clearField("agent_ids");
+        }}
+      />
+    </>
+  );
+}
+
 /** A key's permissions and agents, changed in place: the backend keeps its secret. */
 function EditKeyPanel({ apiKey, agents, onSaved, onCancel }: { apiKey: ApiKey; agents: Agent[]; onSaved: (key: ApiKey) => void; onCancel: () => void }) {
   const [scopes, setScopes] = useState<Scope[]>([...apiKey.scopes]);
@@ -207,12 +260,9 @@ function EditKeyPanel({ apiKey, agents, onSaved, onCancel }: { apiKey: ApiKey; a
   const save = async (event: FormEvent) => {
     event.preventDefault();
     clear();
-    if (!scopes.length) {
-      setField("scopes", "Pick at least one permission");
-      return;
-    }
-    if (agentIds !== null && !agentIds.length) {
-      setField("agent_ids", "Pick at least one agent, or choose all agents");
+    const problem = grantProblem(scopes, agentIds);
+    if (problem) {
+      setField(...problem);
       return;
     }
     setBusy(true);
@@ -231,24 +281,15 @@ function EditKeyPanel({ apiKey, agents, onSaved, onCancel }: { apiKey: ApiKey; a
       </h3>
       <p className="muted">Changes apply to the next request made with this key; its secret stays the same.</p>
       <form className="stack" onSubmit={(e) => void save(e)} noValidate>
-        <ScopePicker
-          idPrefix="edit-key"
-          scopes={scopes}
-          error={errors.fields["scopes"]}
-          onChange={(next) => {
-            setScopes(next);
-            clearField("scopes");
-          }}
-        />
-        <AgentPicker
+        <KeyGrantFields
           idPrefix="edit-key"
           agents={agents}
-          picked={agentIds}
-          error={errors.fields["agent_ids"]}
-          onChange={(next) => {
-            setAgentIds(next);
-            clearField("agent_ids");
-          }}
+          scopes={scopes}
+          agentIds={agentIds}
+          errors={errors.fields}
+          onScopes={setScopes}
+          onAgents={setAgentIds}
+          clearField={clearField}
         />
         <ErrorBanner message={errors.banner} />
         <div className="form-actions">
@@ -285,12 +326,9 @@ export function DeveloperSettings() {
       requestAnimationFrame(() => focusFirstInvalid(formRef.current));
       return;
     }
-    if (!scopes.length) {
-      setField("scopes", "Pick at least one permission");
-      return;
-    }
-    if (agentIds !== null && !agentIds.length) {
-      setField("agent_ids", "Pick at least one agent, or choose all agents");
+    const problem = grantProblem(scopes, agentIds);
+    if (problem) {
+      setField(...problem);
       return;
     }
     setBusy(true);
@@ -363,22 +401,15 @@ export function DeveloperSettings() {
                 />
               )}
             </Field>
-            <ScopePicker
-              scopes={scopes}
-              error={errors.fields["scopes"]}
-              onChange={(next) => {
-                setScopes(next);
-                clearField("scopes");
-              }}
-            />
-            <AgentPicker
+            <KeyGrantFields
+              idPrefix="key"
               agents={agents}
-              picked={agentIds}
-              error={errors.fields["agent_ids"]}
-              onChange={(next) => {
-                setAgentIds(next);
-                clearField("agent_ids");
-              }}
+              scopes={scopes}
+              agentIds={agentIds}
+              errors={errors.fields}
+              onScopes={setScopes}
+              onAgents={setAgentIds}
+              clearField={clearField}
             />
             <div className="form-actions">
               <button type="submit" className="button button--primary" disabled={busy}>
