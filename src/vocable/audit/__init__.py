@@ -105,6 +105,46 @@ def changed_fields(obj: object, *, ignore: frozenset[str] = frozenset()) -> list
     )
 
 
+def record_update(
+    db: Session,
+    row: Any,
+    *,
+    actor: Actor | None,
+    action: str,
+    details: dict[str, Any],
+    ignore: frozenset[str] = frozenset(),
+    also: tuple[str, ...] = (),
+) -> None:
+    """Audit ``action`` on ``row`` (its ``org_id`` and ``id``) naming the fields that
+    changed since it was loaded, plus ``also`` (changes its columns do not show, such as
+    write-only headers); nothing when none did."""
+    fields = sorted({*changed_fields(row, ignore=ignore), *also})
+    if fields:
+        record(
+            db,
+            org_id=row.org_id,
+            actor=actor,
+            action=action,
+            target_id=row.id,
+            details={**details, "fields": fields},
+        )
+
+
+def record_deletion(
+    db: Session,
+    row: Any,
+    *,
+    actor: Actor | None,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Delete ``row`` (its ``org_id`` and ``id`` named) and audit ``action``, committed
+    together."""
+    record(db, org_id=row.org_id, actor=actor, action=action, target_id=row.id, details=details)
+    db.delete(row)
+    db.commit()
+
+
 def list_events(
     db: Session, *, org_id: str, limit: int, action: str | None = None
 ) -> list[AuditEvent]:

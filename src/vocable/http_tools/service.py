@@ -161,41 +161,26 @@ def update_tool(
         value = getattr(data, field)
         if field in given and value is not None:
             setattr(row, field, value)
+    headers_changed = "headers" in given and box.replace_headers(row, data.headers or {})
     headers = box.open_headers(row.headers_encrypted)
-    headers_changed = False
-    if "headers" in given:
-        new_headers = data.headers or {}
-        headers_changed = new_headers != headers
-        headers = new_headers
-        row.headers_encrypted, row.header_names = box.seal_headers(new_headers)
     row.variables = used_variables(row.url, row.description, headers)
-    fields = audit.changed_fields(row, ignore=_DERIVED_COLUMNS)
-    if headers_changed:
-        fields = sorted([*fields, "headers"])
-    if fields:
-        audit.record(
-            db,
-            org_id=row.org_id,
-            actor=actor,
-            action="http_tool.updated",
-            target_id=row.id,
-            details={"agent_id": row.agent_id, "fields": fields},
-        )
+    audit.record_update(
+        db,
+        row,
+        actor=actor,
+        action="http_tool.updated",
+        details={"agent_id": row.agent_id},
+        ignore=_DERIVED_COLUMNS,
+        also=("headers",) if headers_changed else (),
+    )
     db.commit()
     return row
 
 
 def delete_tool(db: Session, row: HttpTool, *, actor: Actor | None = None) -> None:
-    audit.record(
-        db,
-        org_id=row.org_id,
-        actor=actor,
-        action="http_tool.deleted",
-        target_id=row.id,
-        details={"agent_id": row.agent_id},
+    audit.record_deletion(
+        db, row, actor=actor, action="http_tool.deleted", details={"agent_id": row.agent_id}
     )
-    db.delete(row)
-    db.commit()
 
 
 def _fill_url(url: str, values: dict[str, str]) -> str:

@@ -130,40 +130,26 @@ def update_server(
         value = getattr(data, field)
         if field in given and value is not None:
             setattr(row, field, value)
-    headers_changed = False
-    if "headers" in given:
-        new_headers = data.headers or {}
-        headers_changed = new_headers != box.open_headers(row.headers_encrypted)
-        row.headers_encrypted, row.header_names = box.seal_headers(new_headers)
+    headers_changed = "headers" in given and box.replace_headers(row, data.headers or {})
     if "allowed_tools" in given:
         row.allowed_tools = data.allowed_tools  # null: every tool the server lists
-    fields = audit.changed_fields(row, ignore=_HEADER_COLUMNS)
-    if headers_changed:
-        fields = sorted([*fields, "headers"])
-    if fields:
-        audit.record(
-            db,
-            org_id=row.org_id,
-            actor=actor,
-            action="mcp_server.updated",
-            target_id=row.id,
-            details={"agent_id": row.agent_id, "fields": fields},
-        )
+    audit.record_update(
+        db,
+        row,
+        actor=actor,
+        action="mcp_server.updated",
+        details={"agent_id": row.agent_id},
+        ignore=_HEADER_COLUMNS,
+        also=("headers",) if headers_changed else (),
+    )
     db.commit()
     return row
 
 
 def delete_server(db: Session, row: McpServer, *, actor: Actor | None = None) -> None:
-    audit.record(
-        db,
-        org_id=row.org_id,
-        actor=actor,
-        action="mcp_server.deleted",
-        target_id=row.id,
-        details={"agent_id": row.agent_id},
+    audit.record_deletion(
+        db, row, actor=actor, action="mcp_server.deleted", details={"agent_id": row.agent_id}
     )
-    db.delete(row)
-    db.commit()
 
 
 async def test_server(

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
+
+
+class HeaderHolder(Protocol):
+    """A row with write-only headers (an MCP server, an HTTP tool)."""
+
+    headers_encrypted: str | None
+    header_names: list[str]
 
 
 class SecretBox:
@@ -33,3 +41,10 @@ class SecretBox:
     def open_headers(self, sealed: str | None) -> dict[str, str]:
         """The headers :meth:`seal_headers` stored (none: ``{}``)."""
         return self.open(sealed) if sealed else {}
+
+    def replace_headers(self, row: HeaderHolder, headers: dict[str, str]) -> bool:
+        """Store ``headers`` on ``row`` in place of those it held; whether they differ
+        (the audit log names a change it cannot see in the sealed column)."""
+        changed = headers != self.open_headers(row.headers_encrypted)
+        row.headers_encrypted, row.header_names = self.seal_headers(headers)
+        return changed
