@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -131,17 +131,14 @@ class WorkerChannel:
 
     async def keep_alive(self, session_id: str, interval: float = HEARTBEAT_SECONDS) -> None:
         """Tell the API every ``interval`` seconds that this call's worker is alive, until
-        cancelled or the call record is closed. A missed beat is not retried: the next
-        one says the same."""
+        cancelled or the call record is closed."""
         path = f"/internal/sessions/{session_id}/heartbeat"
-        while True:
-            try:
-                resp = await self._client.post(path, timeout=interval)
-                if resp.status_code == 200 and resp.json().get("status") == "ended":
-                    return
-            except (httpx.TransportError, ValueError):
-                pass  # the API is restarting; the next beat reaches it
-            await asyncio.sleep(interval)
+
+        async def beat() -> bool:
+            resp = await self._client.post(path, timeout=interval)
+            return resp.status_code == 200 and resp.json().get("status") == "ended"
+
+        await _every(interval, beat)
 
     async def report_load(
         self,
@@ -152,17 +149,16 @@ class WorkerChannel:
         interval: float,
     ) -> None:
         """Report this worker's capacity and the calls it runs every ``interval`` seconds,
-        until cancelled; then say it is gone (its places go at once). A missed report is
-        not retried: the next one says the same."""
+        until cancelled; then say it is gone (its places go at once)."""
         path = f"/internal/workers/{worker_id}"
+
+        async def report() -> bool:
+            body = {"capacity": capacity(), "active": active()}
+            await self._client.post(path, json=body, timeout=interval)
+            return False
+
         try:
-            while True:
-                try:
-                    body = {"capacity": capacity(), "active": active()}
-                    await self._client.post(path, json=body, timeout=interval)
-                except httpx.TransportError:
-                    pass  # the API is restarting; the next report reaches it
-                await asyncio.sleep(interval)
+            await _every(interval, report)
         finally:
             with contextlib.suppress(httpx.HTTPError):
                 await self._client.delete(path, timeout=2.0)
@@ -196,3 +192,15 @@ class WorkerChannel:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+async def _every(interval: float, send: Callable[[], Awaitable[bool]]) -> None:
+    """``send`` every ``interval`` seconds until it says it is done (or the task is
+    cancelled). A send that fails is not retried: the next one says the same."""
+    while True:
+        try:
+            if await send():
+                return
+        except (httpx.TransportError, ValueError):
+            pass  # the API is restarting (or answered garbage); the next send reaches it
+        await asyncio.sleep(interval)
