@@ -15,8 +15,43 @@ const FIRST_MESSAGE: { value: AgentValues["first_message"]; label: string; hint:
   { value: "caller", label: "The caller", hint: "The agent says no greeting and waits for the caller to speak or type." },
 ];
 
+type NumberValue = "interruption_min_seconds" | "interruption_min_words" | "silence_timeout_seconds" | "silence_reminders" | "temperature" | "max_reply_tokens";
+
+/** A number setting: a decimal keypad where the step is a fraction, else a numeric one. */
+function NumberField({
+  values,
+  set,
+  error,
+  field,
+  label,
+  hint,
+  min,
+  max,
+  step,
+  disabled = false,
+}: SectionProps & { field: NumberValue; label: string; hint: string; min: number; max: number; step: number; disabled?: boolean }) {
+  return (
+    <Field label={label} error={error(field)} hint={hint}>
+      {(p) => (
+        <input
+          {...p}
+          type="number"
+          inputMode={Number.isInteger(step) ? "numeric" : "decimal"}
+          min={min}
+          max={max}
+          step={step}
+          disabled={disabled}
+          value={values[field]}
+          onChange={(e) => set(field, e.target.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
 /** Who speaks first, interruptions, silence, ending the call, temperature and reply length. */
-export function ConversationFieldset({ values, set, error }: SectionProps) {
+export function ConversationFieldset(section: SectionProps) {
+  const { values, set, error } = section;
   const firstId = useId();
   const firstError = error("first_message");
   return (
@@ -64,36 +99,26 @@ export function ConversationFieldset({ values, set, error }: SectionProps) {
           hint="Off: the agent finishes what it is saying; what the caller said meanwhile is dropped."
         />
         <div className="grid-2 setting-group__details">
-          <Field label="Interrupt after (seconds)" error={error("interruption_min_seconds")} hint="How long the caller must talk over the agent: 0.1 to 5.">
-            {(p) => (
-              <input
-                {...p}
-                type="number"
-                inputMode="decimal"
-                min={0.1}
-                max={5}
-                step={0.1}
-                disabled={!values.interruptions}
-                value={values.interruption_min_seconds}
-                onChange={(e) => set("interruption_min_seconds", e.target.value)}
-              />
-            )}
-          </Field>
-          <Field label="Words needed to interrupt" error={error("interruption_min_words")} hint="0 to 10; 0: speech alone is enough.">
-            {(p) => (
-              <input
-                {...p}
-                type="number"
-                inputMode="numeric"
-                min={0}
-                max={10}
-                step={1}
-                disabled={!values.interruptions}
-                value={values.interruption_min_words}
-                onChange={(e) => set("interruption_min_words", e.target.value)}
-              />
-            )}
-          </Field>
+          <NumberField
+            {...section}
+            field="interruption_min_seconds"
+            label="Interrupt after (seconds)"
+            hint="How long the caller must talk over the agent: 0.1 to 5."
+            min={0.1}
+            max={5}
+            step={0.1}
+            disabled={!values.interruptions}
+          />
+          <NumberField
+            {...section}
+            field="interruption_min_words"
+            label="Words needed to interrupt"
+            hint="0 to 10; 0: speech alone is enough."
+            min={0}
+            max={10}
+            step={1}
+            disabled={!values.interruptions}
+          />
         </div>
       </div>
 
@@ -105,36 +130,26 @@ export function ConversationFieldset({ values, set, error }: SectionProps) {
           hint="After the timeout with nobody speaking the agent says the reminder; after the last reminder and one more timeout it says the goodbye and hangs up. Typing counts as being there."
         />
         <div className="grid-2 setting-group__details">
-          <Field label="Silence timeout (seconds)" error={error("silence_timeout_seconds")} hint="5 to 600.">
-            {(p) => (
-              <input
-                {...p}
-                type="number"
-                inputMode="numeric"
-                min={5}
-                max={600}
-                step={1}
-                disabled={!values.silence_timeout}
-                value={values.silence_timeout_seconds}
-                onChange={(e) => set("silence_timeout_seconds", e.target.value)}
-              />
-            )}
-          </Field>
-          <Field label="Reminders before hanging up" error={error("silence_reminders")} hint="0 to 5.">
-            {(p) => (
-              <input
-                {...p}
-                type="number"
-                inputMode="numeric"
-                min={0}
-                max={5}
-                step={1}
-                disabled={!values.silence_timeout}
-                value={values.silence_reminders}
-                onChange={(e) => set("silence_reminders", e.target.value)}
-              />
-            )}
-          </Field>
+          <NumberField
+            {...section}
+            field="silence_timeout_seconds"
+            label="Silence timeout (seconds)"
+            hint="5 to 600."
+            min={5}
+            max={600}
+            step={1}
+            disabled={!values.silence_timeout}
+          />
+          <NumberField
+            {...section}
+            field="silence_reminders"
+            label="Reminders before hanging up"
+            hint="0 to 5."
+            min={0}
+            max={5}
+            step={1}
+            disabled={!values.silence_timeout}
+          />
         </div>
         <div className="setting-group__details">
           <Field label="Reminder" error={error("silence_reminder")}>
@@ -171,34 +186,24 @@ export function ConversationFieldset({ values, set, error }: SectionProps) {
         {(p) => <input {...p} maxLength={300} value={values.goodbye} onChange={(e) => set("goodbye", e.target.value)} />}
       </Field>
       <div className="grid-2">
-        <Field label="Temperature" error={error("temperature")} hint="0 to 2: lower is steadier, higher more varied.">
-          {(p) => (
-            <input
-              {...p}
-              type="number"
-              inputMode="decimal"
-              min={0}
-              max={2}
-              step={0.1}
-              value={values.temperature}
-              onChange={(e) => set("temperature", e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Max reply length (tokens)" error={error("max_reply_tokens")} hint="16 to 1024; 160 tokens is about 45 seconds of speech.">
-          {(p) => (
-            <input
-              {...p}
-              type="number"
-              inputMode="numeric"
-              min={16}
-              max={1024}
-              step={1}
-              value={values.max_reply_tokens}
-              onChange={(e) => set("max_reply_tokens", e.target.value)}
-            />
-          )}
-        </Field>
+        <NumberField
+          {...section}
+          field="temperature"
+          label="Temperature"
+          hint="0 to 2: lower is steadier, higher more varied."
+          min={0}
+          max={2}
+          step={0.1}
+        />
+        <NumberField
+          {...section}
+          field="max_reply_tokens"
+          label="Max reply length (tokens)"
+          hint="16 to 1024; 160 tokens is about 45 seconds of speech."
+          min={16}
+          max={1024}
+          step={1}
+        />
       </div>
     </fieldset>
   );
