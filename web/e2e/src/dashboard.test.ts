@@ -111,6 +111,12 @@ test("an operator signs in, creates a key and an agent, and tries a call", async
     await screenshotOf(conversation, e, "dashboard-agent-conversation");
     await screenshotOf(page.getByRole("group", { name: "Built-in tools", exact: true }), e, "dashboard-agent-built-in-tools");
     await screenshotOf(overrides, e, "dashboard-agent-session-overrides");
+    // the HTTP tool form: write-only headers typed as rows (nothing stored yet)
+    await page.getByRole("button", { name: "Add HTTP tool" }).click();
+    const toolForm = page.getByRole("form", { name: "Add HTTP tool" });
+    await toolForm.getByLabel("Header 1 name").fill("Authorization");
+    await screenshotOf(toolForm, e, "dashboard-agent-http-tool-form");
+    await toolForm.getByRole("button", { name: "Cancel" }).click();
     writeFileSync(join(e.outDir, "created.json"), JSON.stringify({ apiKey, agentId }));
 
     // try it: a real call from the agent page (text only here; the voice path is the example's)

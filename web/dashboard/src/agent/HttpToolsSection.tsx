@@ -7,6 +7,7 @@ import { CheckboxField, Field } from "../components/Field";
 import { Empty, LoadFailed, Loading } from "../components/States";
 import { focusFirstInvalid, useFormErrors } from "../formErrors";
 import { useLoad } from "../useLoad";
+import { useSwitchAndDelete } from "./useSwitchAndDelete";
 import {
   DESCRIPTION_MAX,
   METHODS,
@@ -21,7 +22,7 @@ import {
   type ToolValues,
 } from "./httpTools";
 import { HIDDEN_VALUE, normaliseFields } from "./mcp";
-import { HeaderRows } from "./McpServerForm";
+import { StoredHeaders } from "./McpServerForm";
 
 interface ToolFormProps {
   agentId: string;
@@ -106,46 +107,15 @@ export function HttpToolForm({ agentId, tool, onSaved, onCancel }: ToolFormProps
       <fieldset className="fieldset">
         <legend>Headers</legend>
         <p className="field__hint">Sent with every call, e.g. an Authorization token; values may hold {"{{variables}}"}. Values are stored encrypted and never shown again.</p>
-        {values.replaceHeaders ? (
-          <>
-            <HeaderRows rows={values.headers} onChange={(rows) => set("headers", rows)} invalid={Boolean(headersError)} />
-            {tool && storedHeaders.length ? (
-              <div>
-                <button type="button" className="button button--ghost button--small" onClick={() => setValues((v) => ({ ...v, replaceHeaders: false, headers: [] }))}>
-                  Keep the stored headers
-                </button>
-              </div>
-            ) : null}
-          </>
-        ) : (
-          <div className="stack">
-            {storedHeaders.length ? (
-              <ul className="header-names" aria-label="Stored headers">
-                {storedHeaders.map((name) => (
-                  <li key={name}>
-                    <code>{name}</code>: <span aria-label="hidden value">{HIDDEN_VALUE}</span>
-                  </li>
-                ))}
-              </ul>
-            ) : (
-              <p className="muted">No headers.</p>
-            )}
-            <div>
-              <button
-                type="button"
-                className="button button--secondary button--small"
-                onClick={() => setValues((v) => ({ ...v, replaceHeaders: true, headers: storedHeaders.length ? storedHeaders.map((name) => ({ name, value: "" })) : [{ name: "", value: "" }] }))}
-              >
-                {storedHeaders.length ? "Replace headers" : "Add headers"}
-              </button>
-            </div>
-          </div>
-        )}
-        {headersError ? (
-          <p className="field__error" role="alert">
-            {headersError}
-          </p>
-        ) : null}
+        <StoredHeaders
+          replacing={values.replaceHeaders}
+          rows={values.headers}
+          stored={storedHeaders}
+          editing={tool !== null}
+          error={headersError}
+          onRows={(rows) => set("headers", rows)}
+          onReplacing={(replaceHeaders, headers) => setValues((v) => ({ ...v, replaceHeaders, headers }))}
+        />
       </fieldset>
 
       <CheckboxField label="Tool enabled" checked={values.enabled} onChange={(checked) => set("enabled", checked)} hint="Disabled tools are not offered during calls." />
@@ -164,32 +134,15 @@ export function HttpToolForm({ agentId, tool, onSaved, onCancel }: ToolFormProps
 }
 
 function ToolItem({ agentId, tool, onEdit, onSaved, onDeleted }: { agentId: string; tool: HttpTool; onEdit: () => void; onSaved: (tool: HttpTool) => void; onDeleted: () => void }) {
-  const [busy, setBusy] = useState<"enabled" | "delete" | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, toggle, remove } = useSwitchAndDelete({
+    what: "tool",
+    toggle: (enabled) => updateHttpTool(agentId, tool.id, { enabled }),
+    remove: () => deleteHttpTool(agentId, tool.id),
+    onSaved,
+    onDeleted,
+  });
   const headingId = `tool-${tool.id}-name`;
   const headerNames = Object.keys(tool.headers);
-  const toggle = async (enabled: boolean) => {
-    setBusy("enabled");
-    setError(null);
-    try {
-      onSaved(await updateHttpTool(agentId, tool.id, { enabled }));
-    } catch (e) {
-      setError(e instanceof Error ? e.message : "Could not update the tool");
-    } finally {
-      setBusy(null);
-    }
-  };
-  const remove = async () => {
-    setBusy("delete");
-    setError(null);
-    try {
-      await deleteHttpTool(agentId, tool.id);
-      onDeleted();
-    } catch (e) {
-      setError(e instanceof Error ? e.message : "Could not delete the tool");
-      setBusy(null);
-    }
-  };
   return (
     <li className="mcp-server" aria-labelledby={headingId}>
       <div className="mcp-server__head">

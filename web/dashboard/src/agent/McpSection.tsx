@@ -6,6 +6,7 @@ import { ErrorBanner } from "../components/ErrorBanner";
 import { Empty, LoadFailed, Loading } from "../components/States";
 import { formatMs } from "../format";
 import { useLoad } from "../useLoad";
+import { useSwitchAndDelete } from "./useSwitchAndDelete";
 import { HIDDEN_VALUE, transportLabel } from "./mcp";
 import { McpServerForm } from "./McpServerForm";
 
@@ -101,33 +102,15 @@ interface ServerItemProps {
 }
 
 function ServerItem({ agentId, server, test, onTest, onEdit, onSaved, onDeleted }: ServerItemProps) {
-  const [busy, setBusy] = useState<"active" | "delete" | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, toggle, remove } = useSwitchAndDelete({
+    what: "server",
+    toggle: (active) => updateMcpServer(agentId, server.id, { active }),
+    remove: () => deleteMcpServer(agentId, server.id),
+    onSaved,
+    onDeleted,
+  });
   const headingId = `mcp-${server.id}-name`;
   const headerNames = Object.keys(server.headers);
-
-  const toggle = async (active: boolean) => {
-    setBusy("active");
-    setError(null);
-    try {
-      onSaved(await updateMcpServer(agentId, server.id, { active }));
-    } catch (e) {
-      setError(e instanceof Error ? e.message : "Could not update the server");
-    } finally {
-      setBusy(null);
-    }
-  };
-  const remove = async () => {
-    setBusy("delete");
-    setError(null);
-    try {
-      await deleteMcpServer(agentId, server.id);
-      onDeleted();
-    } catch (e) {
-      setError(e instanceof Error ? e.message : "Could not delete the server");
-      setBusy(null);
-    }
-  };
 
   return (
     <li className="mcp-server" aria-labelledby={headingId}>

@@ -69,6 +69,75 @@ export function HeaderRows({ rows, onChange, invalid }: { rows: HeaderRow[]; onC
   );
 }
 
+/**
+ * Write-only headers: the stored names with hidden values and "Replace headers", or rows
+ * to type new ones (with "Keep the stored headers" while editing something that has some).
+ */
+export function StoredHeaders({
+  replacing,
+  rows,
+  stored,
+  editing,
+  error,
+  onRows,
+  onReplacing,
+}: {
+  replacing: boolean;
+  rows: HeaderRow[];
+  /** The names of the headers stored now (their values are never sent back). */
+  stored: string[];
+  editing: boolean;
+  error: string | undefined;
+  onRows: (rows: HeaderRow[]) => void;
+  /** Switch between the stored headers and new rows (these rows). */
+  onReplacing: (replacing: boolean, rows: HeaderRow[]) => void;
+}) {
+  return (
+    <>
+      {replacing ? (
+        <>
+          <HeaderRows rows={rows} onChange={onRows} invalid={Boolean(error)} />
+          {editing && stored.length ? (
+            <div>
+              <button type="button" className="button button--ghost button--small" onClick={() => onReplacing(false, [])}>
+                Keep the stored headers
+              </button>
+            </div>
+          ) : null}
+        </>
+      ) : (
+        <div className="stack">
+          {stored.length ? (
+            <ul className="header-names" aria-label="Stored headers">
+              {stored.map((name) => (
+                <li key={name}>
+                  <code>{name}</code>: <span aria-label="hidden value">{HIDDEN_VALUE}</span>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p className="muted">No headers.</p>
+          )}
+          <div>
+            <button
+              type="button"
+              className="button button--secondary button--small"
+              onClick={() => onReplacing(true, stored.length ? stored.map((name) => ({ name, value: "" })) : [{ name: "", value: "" }])}
+            >
+              {stored.length ? "Replace headers" : "Add headers"}
+            </button>
+          </div>
+        </div>
+      )}
+      {error ? (
+        <p className="field__error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </>
+  );
+}
+
 /** Add or edit one MCP server. Header values are write-only: stored ones show as names. */
 export function McpServerForm({ agentId, server, tools, onSaved, onCancel }: McpServerFormProps) {
   const [values, setValues] = useState<McpValues>(() => valuesFromServer(server));
@@ -143,46 +212,15 @@ export function McpServerForm({ agentId, server, tools, onSaved, onCancel }: Mcp
         <p className="field__hint" id={`${prefix}-headers-hint`}>
           Sent with every request to the server, e.g. an Authorization token. Values are stored encrypted and never shown again.
         </p>
-        {values.replaceHeaders ? (
-          <>
-            <HeaderRows rows={values.headers} onChange={(rows) => set("headers", rows)} invalid={Boolean(headersError)} />
-            {server && storedHeaders.length ? (
-              <div>
-                <button type="button" className="button button--ghost button--small" onClick={() => setValues((v) => ({ ...v, replaceHeaders: false, headers: [] }))}>
-                  Keep the stored headers
-                </button>
-              </div>
-            ) : null}
-          </>
-        ) : (
-          <div className="stack">
-            {storedHeaders.length ? (
-              <ul className="header-names" aria-label="Stored headers">
-                {storedHeaders.map((name) => (
-                  <li key={name}>
-                    <code>{name}</code>: <span aria-label="hidden value">{HIDDEN_VALUE}</span>
-                  </li>
-                ))}
-              </ul>
-            ) : (
-              <p className="muted">No headers.</p>
-            )}
-            <div>
-              <button
-                type="button"
-                className="button button--secondary button--small"
-                onClick={() => setValues((v) => ({ ...v, replaceHeaders: true, headers: storedHeaders.length ? storedHeaders.map((name) => ({ name, value: "" })) : [{ name: "", value: "" }] }))}
-              >
-                {storedHeaders.length ? "Replace headers" : "Add headers"}
-              </button>
-            </div>
-          </div>
-        )}
-        {headersError ? (
-          <p className="field__error" role="alert">
-            {headersError}
-          </p>
-        ) : null}
+        <StoredHeaders
+          replacing={values.replaceHeaders}
+          rows={values.headers}
+          stored={storedHeaders}
+          editing={server !== null}
+          error={headersError}
+          onRows={(rows) => set("headers", rows)}
+          onReplacing={(replaceHeaders, headers) => setValues((v) => ({ ...v, replaceHeaders, headers }))}
+        />
       </fieldset>
 
       <fieldset className="fieldset">
