@@ -87,8 +87,8 @@ def free_from(known: int, capacity: int, held: int) -> int | None:
 
 
 def free_places(db: Session, now: datetime, *, live_for: timedelta) -> int | None:
-    """Calls the workers could still take; ``None`` when no worker is known. One read:
-    the session endpoint runs it on every request."""
+    """Calls the workers could still take; ``None`` when no worker is known. One read (the
+    session endpoint reads :data:`COLUMNS` with the key instead)."""
     row = db.connection().execute(_CAPACITY, read_values(now, live_for=live_for)).one()
     return free_from(*row)
 

@@ -155,7 +155,7 @@ def take_place(
     its limit) does it wait for a place another request is taking: that request may yet
     be refused (its key's rate) and give the place back."""
     postgres = conn.dialect.name == "postgresql"
-    values = {"org": org_id, "now": now, "limit": limit, "session": session_id, "until": until}
+    values = _place_values(org_id, session_id, until, now, limit)
     for _ in range(_TRIES):
         if conn.execute(_CLAIM["skip" if postgres else "none"], values).first() is not None:
             return
@@ -167,6 +167,13 @@ def take_place(
             raise concurrency_limited(limit)
         # the place waited for was taken after all, and another is free or being taken
     raise concurrency_limited(limit)
+
+
+def _place_values(
+    org_id: str, session_id: str, until: datetime, now: datetime, limit: int
+) -> dict[str, object]:
+    """What :data:`_CLAIM` binds."""
+    return {"org": org_id, "now": now, "limit": limit, "session": session_id, "until": until}
 
 
 def has_place(conn: Connection, *, org_id: str, now: datetime, limit: int) -> bool:
@@ -253,9 +260,14 @@ def _rate_values(key_id: str, limit: int, now: datetime) -> dict[str, object]:
     }
 
 
+def _spend_values(key_id: str, limit: int, now: datetime) -> dict[str, object]:
+    """What :data:`_SPEND` binds."""
+    return {**_rate_values(key_id, limit, now), "now": now, "stale": now - LAST_USED_PRECISION}
+
+
 def spend_rate_token(conn: Connection, *, key_id: str, limit: int, now: datetime) -> None:
     """One session of the key's rate, else ``rate_limited`` with how long until the next."""
-    values = {**_rate_values(key_id, limit, now), "now": now, "stale": now - LAST_USED_PRECISION}
+    values = _spend_values(key_id, limit, now)
     if conn.execute(_SPEND, values).first() is not None:
         return
     raise _bucket_empty(conn.scalar(_BUCKET, _rate_values(key_id, limit, now)) or 0.0, limit)
@@ -314,16 +326,7 @@ def at_once_values(
     key_id: str | None,
     rate_limit: int,
 ) -> dict[str, object]:
-    values: dict[str, object] = {
-        "org": org_id,
-        "now": now,
-        "limit": limit,
-        "session": session_id,
-        "until": until,
-    }
+    values = _place_values(org_id, session_id, until, now, limit)
     if key_id is not None:
-        values |= {
-            **_rate_values(key_id, rate_limit, now),
-            "stale": now - LAST_USED_PRECISION,
-        }
+        values |= _spend_values(key_id, rate_limit, now)
     return values

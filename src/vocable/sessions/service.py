@@ -389,8 +389,9 @@ def _store(
     On PostgreSQL one statement in autocommit does it all (``limits.at_once``), holding
     the key's row lock only while it runs (a transaction held it until the commit came
     back, and one key's requests queued on it). When that statement writes nothing (the
-    organisation needs more places or has none free, or the key has no session left), the
-    place it may have taken is given back and the careful way runs."""
+    organisation needs more places or has none free) or fails as it asks to (the key has
+    no session left: nothing it did stays), the careful way runs and refuses with the
+    right error."""
     settings = platform.settings
     places, rate = settings.max_concurrent_sessions_per_org, settings.key_rate_limit_per_minute
     if db.get_bind().dialect.name == "postgresql":
