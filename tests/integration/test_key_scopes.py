@@ -6,14 +6,14 @@ access after the migration."""
 from __future__ import annotations
 
 import re
-import secrets
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
-from tests.conftest import Tenant, database_url_for, make_tenant
+from sqlalchemy import select, text
+from tests.conftest import Tenant, make_tenant
 from tests.integration.test_dashboard_api import sign_in
+from tests.support.old_schema import database_at
 from tests.support.scopes import DocumentedRoute, documented_routes, key_routes
 from tests.support.servers import ApiServer
 
@@ -21,7 +21,7 @@ from vocable.accounts import service as accounts
 from vocable.agents.service import create_agent
 from vocable.contracts.agents import AgentCreate
 from vocable.contracts.scopes import SCOPES
-from vocable.db.migrate import upgrade_to, upgrade_to_head
+from vocable.db.migrate import upgrade_to_head
 from vocable.db.models import ApiKey, AuditEvent
 from vocable.platform import Platform
 
@@ -275,17 +275,8 @@ def test_another_organisations_agent_cannot_be_named(http: httpx.Client, api: Ap
 def test_keys_made_before_scopes_are_full_access_keys_after_the_migration(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path
 ) -> None:
-    url = database_url_for(request, backend, "k_" + secrets.token_hex(6))
-    engine = create_engine(url or f"sqlite:///{tmp_path / 'old.db'}")
-    try:
-        upgrade_to(engine, "0013")
+    with database_at(request, backend, tmp_path, "0013") as engine:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO organizations (id, name, created_at) "
-                    "VALUES ('org_1', 'Acme', CURRENT_TIMESTAMP)"
-                )
-            )
             conn.execute(
                 text(
                     "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at) "
@@ -296,8 +287,6 @@ def test_keys_made_before_scopes_are_full_access_keys_after_the_migration(
         upgrade_to_head(engine)
         with engine.connect() as conn:
             row = conn.execute(select(ApiKey.scopes, ApiKey.agent_ids)).one()
-    finally:
-        engine.dispose()
     assert list(row.scopes) == ["admin"] and list(row.agent_ids) == []
 
 

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from tests.conftest import Tenant, database_url_for, make_tenant
+from tests.support.old_schema import database_at
 from tests.support.servers import ApiServer, make_platform, make_settings, running_api
 
 from vocable.accounts import service as accounts
 from vocable.contracts.errors import LimitError
 from vocable.contracts.sessions import SessionRequest
-from vocable.db.migrate import upgrade_to, upgrade_to_head
+from vocable.db.migrate import upgrade_to_head
 from vocable.db.models import ApiKey, SessionSlot, VoiceSession
 from vocable.platform import Platform
 from vocable.sessions import limits
@@ -265,19 +266,10 @@ def test_a_request_in_the_middle_of_its_transaction_holds_up_no_other(
 def test_open_calls_keep_their_places_across_the_upgrade(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path
 ) -> None:
-    url = database_url_for(request, backend, "m_" + secrets.token_hex(6))
-    engine = create_engine(url or f"sqlite:///{tmp_path / 'old.db'}")
     future = datetime.now(UTC) + timedelta(minutes=5)
     past = datetime.now(UTC) - timedelta(minutes=5)
-    try:
-        upgrade_to(engine, "0016")
+    with database_at(request, backend, tmp_path, "0016") as engine:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO organizations (id, name, created_at) "
-                    "VALUES ('org_1', 'Acme', CURRENT_TIMESTAMP)"
-                )
-            )
             conn.execute(
                 text(
                     "INSERT INTO agents (id, org_id, name, system_prompt, greeting, language, "
@@ -316,8 +308,6 @@ def test_open_calls_keep_their_places_across_the_upgrade(
             ).all()
         assert sorted(sid for sid, _ in held) == ["ses_open", "ses_waiting"]
         assert all(abs((until - future).total_seconds()) < 1 for _, until in held)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
