@@ -59,16 +59,17 @@ async def _create(request: Request) -> Response:
         # after the key is checked (401 comes first, as on every route)
         parsed = _parse(await request.body())
         fetches = isinstance(parsed, SessionRequest) and parsed.reference_audio_url is not None
-        if platform.engine.dialect.name == "sqlite" and not fetches:
-            created = await asyncio.get_running_loop().run_in_executor(
-                _SQLITE_THREAD, _open_session, platform, request, parsed
-            )
-        elif not fetches:
-            created = await asyncio.get_running_loop().run_in_executor(
-                _POSTGRES_THREADS, _open_session, platform, request, parsed
-            )
-        else:  # a voice URL is fetched first (seconds at worst): never on the one thread
+        if fetches:  # a voice URL is fetched first (seconds at worst): the shared pool
             created = await run_in_threadpool(_open_session, platform, request, parsed)
+        else:
+            sqlite = platform.engine.dialect.name == "sqlite"
+            created = await asyncio.get_running_loop().run_in_executor(
+                _SQLITE_THREAD if sqlite else _POSTGRES_THREADS,
+                _open_session,
+                platform,
+                request,
+                parsed,
+            )
     return Response(
         session_envelope(created, platform).model_dump_json(), media_type="application/json"
     )
